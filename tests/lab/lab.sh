@@ -185,8 +185,8 @@ write_inventory() {
     for name in $(lab_nodes "$prefix"); do
       k=$(podman inspect -f "{{ index .Config.Labels \"$LAB_LABEL.host\" }}" "$name")
       echo "    $name:"
-      echo "      dualstack_node_ipv4: $(addr4 "$k")"
-      echo "      dualstack_node_ipv6: \"$(addr6 "$k")\""
+      echo "      address_plan_node_ipv4: $(addr4 "$k")"
+      echo "      address_plan_node_ipv6: \"$(addr6 "$k")\""
     done
   } >"$tmp"
   mv "$tmp" "$inventory"
