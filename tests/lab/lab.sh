@@ -119,7 +119,7 @@ cmd_network() {
 
 cmd_prepare() {
   cmd_deps
-  cmd_image "$@"
+  cmd_image --reuse
   cmd_network
 }
 
@@ -201,16 +201,16 @@ cmd_inventory() {
 cmd_down() {
   parse_node_opts "$@"
   local nodes
-  nodes=$(lab_nodes "$prefix")
-  [ -z "$nodes" ] || podman rm -f -t 0 $nodes >/dev/null
+  mapfile -t nodes < <(lab_nodes "$prefix")
+  [ ${#nodes[@]} = 0 ] || podman rm -f -t 0 "${nodes[@]}" >/dev/null
   rm -f "$inventory"
-  log "removed ${nodes:-no nodes} (prefix $prefix)"
+  log "removed ${#nodes[@]} node(s) (prefix $prefix)"
 }
 
 cmd_destroy() {
   local nodes
-  nodes=$(podman ps -a --filter "label=$LAB_LABEL.prefix" --format '{{.Names}}')
-  [ -z "$nodes" ] || podman rm -f -t 0 $nodes >/dev/null
+  mapfile -t nodes < <(podman ps -a --filter "label=$LAB_LABEL.prefix" --format '{{.Names}}')
+  [ ${#nodes[@]} = 0 ] || podman rm -f -t 0 "${nodes[@]}" >/dev/null
   ! podman network exists "$LAB_NETWORK" || podman network rm -f "$LAB_NETWORK" >/dev/null
   if [ "${1:-}" = --image ]; then
     podman rmi -f "$LAB_IMAGE" >/dev/null 2>&1 || true
