@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dualstack.kubernetes.plugins.filter.k3s import FilterModule
+
+FILTERS = FilterModule().filters()
+
+PLAN = {
+    "distribution": "k3s", "primary_family": "ipv4", "families": ["ipv4", "ipv6"],
+    "pod_subnet": "10.42.0.0/16,fd00:42::/56", "service_subnet": "10.43.0.0/16,fd00:43::/112",
+    "node_mask": {"ipv4": 24, "ipv6": 64}, "node_cidr_allocation": True,
+    "node_capacity": {"ipv4": 256, "ipv6": 256},
+    "nodes": {"s": {"ipv4": "10.0.0.1", "ipv6": "fd00::1"}, "a": {"ipv4": "10.0.0.2", "ipv6": "fd00::2"}},
+}
+
+
+def test_server_and_agent_configs_through_one_filter():
+    server = FILTERS["k3s_node_config"](PLAN, "s", "server", version="v1.31.2+k3s1")
+    agent = FILTERS["k3s_node_config"](PLAN, "a", "agent", server="s", version="v1.31.2+k3s1")
+    assert server["config"]["node-ip"] == "10.0.0.1,fd00::1"
+    assert agent["config"]["server"] == "https://10.0.0.1:6443"
+
+
+def test_configuration_errors_become_filter_errors():
+    with pytest.raises(AnsibleFilterError, match="k3s_server_version='latest'"):
+        FILTERS["k3s_node_config"](PLAN, "s", "server", version="latest")
+
+
+def test_unknown_role_is_refused():
+    with pytest.raises(AnsibleFilterError, match="neither 'server' nor 'agent'"):
+        FILTERS["k3s_node_config"](PLAN, "s", "worker", version="v1.31.2+k3s1")
+
+
+def test_capacity_filter_passes_the_plan_through():
+    assert FILTERS["k3s_check_capacity"](PLAN) is PLAN
+
+
+def test_text_filters():
+    assert FILTERS["k3s_config_yaml"]({"a": True}).endswith("a: true\n")
+    assert FILTERS["k3s_env_file"]("tok", "k3s_agent_token").endswith("K3S_TOKEN=tok\n")
+    assert FILTERS["k3s_release_tag"]("1.31.2") == "v1.31.2+k3s1"
+    assert FILTERS["k3s_upgrade_plans"]("v1.31.2+k3s1")[0]["kind"] == "Plan"
+    assert "https://[fd00::1]:6443" in FILTERS["k3s_kubeconfig"]("    server: https://127.0.0.1:6443\n", "fd00::1")

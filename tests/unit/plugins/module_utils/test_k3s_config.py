@@ -1,0 +1,237 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import k3s_config
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.k3s_config import K3sConfigError
+
+
+def make_plan(nodes=("server", "agent"), primary="ipv4", article=False):
+    """A plan shaped like the address_plan role's fact."""
+    if article:
+        pods = ["10.42.0.0/24", "fd45:a71:55a6:1:2:2::/96"]
+        services = ["10.43.0.0/16", "fd45:a71:55a6:1:2:1::/116"]
+        mask = {"ipv4": 24, "ipv6": 96}
+        capacity = {"ipv4": 1, "ipv6": 1}
+    else:
+        pods = ["10.42.0.0/16", "fd00:42::/56"]
+        services = ["10.43.0.0/16", "fd00:43::/112"]
+        mask = {"ipv4": 24, "ipv6": 64}
+        capacity = {"ipv4": 256, "ipv6": 256}
+    families = ["ipv4", "ipv6"]
+    if primary == "ipv6":
+        pods, services, families = pods[::-1], services[::-1], families[::-1]
+    node_map = {}
+    for number, name in enumerate(nodes, start=51):
+        entry = {"ipv4": "10.250.0.%d" % number, "ipv6": "fd42:1ab:250::%d" % number}
+        entry["node_ip"] = ",".join(entry[f] for f in families)
+        node_map[name] = entry
+    return {
+        "distribution": "k3s", "kubernetes_version": "1.31.2", "primary_family": primary,
+        "families": families, "pod_cidrs": pods, "service_cidrs": services,
+        "pod_subnet": ",".join(pods), "service_subnet": ",".join(services),
+        "node_mask": mask, "node_cidr_allocation": True, "nodes": node_map,
+        "node_capacity": capacity, "feature_gates": {}, "warnings": [],
+    }
+
+
+CURRENT = "v1.31.2+k3s1"
+ARTICLE = "v1.21.4+k3s1"
+
+
+class TestVersion:
+    def test_parses_release_and_plain_forms(self):
+        assert k3s_config.parse_version("v1.31.2+k3s1") == (1, 31, 2, 1)
+        assert k3s_config.parse_version("1.21.4") == (1, 21, 4, 1)
+        assert k3s_config.release_tag("1.21.4") == "v1.21.4+k3s1"
+
+    @pytest.mark.parametrize("bad", ["latest", "v1.31", "stable", ""])
+    def test_refuses_unpinned_versions(self, bad):
+        with pytest.raises(K3sConfigError, match="k3s_server_version=.*vMAJOR.MINOR.PATCH"):
+            k3s_config.parse_version(bad)
+
+    def test_refuses_versions_without_dual_stack(self):
+        with pytest.raises(K3sConfigError, match="predates dual-stack.*v1.21.0"):
+            k3s_config.parse_version("v1.20.15+k3s1")
+
+
+class TestServerConfig:
+    def test_current_calico_config_has_both_families_in_primary_order(self):
+        config = k3s_config.server_config(make_plan(), "server", CURRENT)["config"]
+        assert config["cluster-cidr"] == "10.42.0.0/16,fd00:42::/56"
+        assert config["service-cidr"] == "10.43.0.0/16,fd00:43::/112"
+        assert config["node-ip"] == "10.250.0.51,fd42:1ab:250::51"
+        assert config["flannel-backend"] == "none"
+        assert config["disable-network-policy"] is True
+        assert "no-flannel" not in config
+        assert config["kube-controller-manager-arg"] == [
+            "node-cidr-mask-size-ipv4=24", "node-cidr-mask-size-ipv6=64"]
+        assert "kube-apiserver-arg" not in config
+        assert config["tls-san"] == ["10.250.0.51", "fd42:1ab:250::51"]
+
+    def test_ipv6_primary_puts_ipv6_first_everywhere(self):
+        config = k3s_config.server_config(make_plan(primary="ipv6"), "server", CURRENT)["config"]
+        assert config["cluster-cidr"].startswith("fd00:42::/56,")
+        assert config["service-cidr"].startswith("fd00:43::/112,")
+        assert config["node-ip"] == "fd42:1ab:250::51,10.250.0.51"
+        assert config["kube-controller-manager-arg"][0] == "node-cidr-mask-size-ipv6=64"
+
+    def test_article_version_uses_the_legacy_flag_and_feature_gates(self):
+        result = k3s_config.server_config(
+            make_plan(nodes=("server",), article=True), "server", ARTICLE,
+            disable=["servicelb"], feature_gates={"IPv6DualStack": True})
+        config = result["config"]
+        assert config["no-flannel"] is True
+        assert "flannel-backend" not in config
+        assert config["disable"] == ["servicelb"]
+        assert config["cluster-cidr"] == "10.42.0.0/24,fd45:a71:55a6:1:2:2::/96"
+        assert config["service-cidr"] == "10.43.0.0/16,fd45:a71:55a6:1:2:1::/116"
+        assert config["kube-controller-manager-arg"] == [
+            "node-cidr-mask-size-ipv4=24", "node-cidr-mask-size-ipv6=96",
+            "feature-gates=IPv6DualStack=true"]
+        for key in ("kube-apiserver-arg", "kubelet-arg", "kube-proxy-arg"):
+            assert config[key] == ["feature-gates=IPv6DualStack=true"]
+        assert config["node-ip"] == "10.250.0.51,fd42:1ab:250::51"
+        assert result["warnings"] == []
+
+    def test_servicelb_left_on_in_an_ipv4_only_release_warns(self):
+        result = k3s_config.server_config(make_plan(nodes=("server",)), "server", ARTICLE)
+        assert any("ServiceLB forwards IPv4 only" in w for w in result["warnings"])
+
+    def test_feature_gate_is_refused_where_kubernetes_removed_it(self):
+        with pytest.raises(K3sConfigError, match="IPv6DualStack was removed in Kubernetes 1.25"):
+            k3s_config.server_config(make_plan(), "server", CURRENT,
+                                     feature_gates={"IPv6DualStack": True})
+
+    def test_flannel_gets_dual_stack_options(self):
+        config = k3s_config.server_config(make_plan(), "server", CURRENT, cni="flannel")["config"]
+        assert config["flannel-backend"] == "vxlan"
+        assert config["flannel-ipv6-masq"] is True
+        assert "disable-network-policy" not in config
+
+    def test_flannel_is_refused_before_it_carried_ipv6(self):
+        with pytest.raises(K3sConfigError, match="no dual-stack flannel.*k3s_server_cni: calico"):
+            k3s_config.server_config(make_plan(), "server", ARTICLE, cni="flannel")
+
+    def test_calico_ipam_only_turns_node_cidrs_off(self):
+        plan = make_plan()
+        plan["node_cidr_allocation"] = False
+        config = k3s_config.server_config(plan, "server", CURRENT)["config"]
+        assert config["kube-controller-manager-arg"] == ["allocate-node-cidrs=false"]
+
+    def test_unknown_component_is_named(self):
+        with pytest.raises(K3sConfigError, match="k3s_server_disable has 'traefk'"):
+            k3s_config.server_config(make_plan(), "server", CURRENT, disable=["traefk"])
+
+    def test_extra_config_may_not_override_the_plan(self):
+        with pytest.raises(K3sConfigError, match="k3s_server_extra_config sets 'cluster-cidr'"):
+            k3s_config.server_config(make_plan(), "server", CURRENT,
+                                     extra_config={"cluster-cidr": "10.0.0.0/8"})
+
+    def test_extra_component_args_are_appended(self):
+        config = k3s_config.server_config(
+            make_plan(), "server", CURRENT,
+            extra_config={"kube-controller-manager-arg": ["bind-address=::"], "node-label": ["a=b"]},
+        )["config"]
+        assert config["kube-controller-manager-arg"][-1] == "bind-address=::"
+        assert config["node-label"] == ["a=b"]
+
+    def test_host_missing_from_the_plan_is_named(self):
+        with pytest.raises(K3sConfigError, match="host 'ghost' is not in address_plan.nodes"):
+            k3s_config.server_config(make_plan(), "ghost", CURRENT)
+
+    def test_kubeadm_plan_is_refused(self):
+        plan = make_plan()
+        plan["distribution"] = "kubeadm"
+        with pytest.raises(K3sConfigError, match="address_plan_distribution: k3s"):
+            k3s_config.server_config(plan, "server", CURRENT)
+
+    def test_missing_plan_says_to_run_the_preflight(self):
+        with pytest.raises(K3sConfigError, match="run dualstack.kubernetes.address_plan"):
+            k3s_config.server_config(None, "server", CURRENT)
+
+
+class TestAgentConfig:
+    def test_agent_joins_the_server_on_its_primary_address(self):
+        config = k3s_config.agent_config(make_plan(), "agent", server="server",
+                                         version=CURRENT)["config"]
+        assert config == {"server": "https://10.250.0.51:6443",
+                          "node-ip": "10.250.0.52,fd42:1ab:250::52"}
+
+    def test_ipv6_primary_server_url_is_bracketed(self):
+        config = k3s_config.agent_config(make_plan(primary="ipv6"), "agent", server="server",
+                                         version=CURRENT)["config"]
+        assert config["server"] == "https://[fd42:1ab:250::51]:6443"
+
+    def test_agent_may_not_join_itself(self):
+        with pytest.raises(K3sConfigError, match="is this agent itself"):
+            k3s_config.agent_config(make_plan(), "agent", server="agent", version=CURRENT)
+
+
+class TestCapacity:
+    def test_article_plan_with_an_agent_is_refused(self):
+        with pytest.raises(K3sConfigError, match=r"holds 1 ipv4 node CIDR.*has 2 nodes"):
+            k3s_config.check_capacity(make_plan(article=True))
+
+    def test_article_plan_on_one_server_passes(self):
+        k3s_config.check_capacity(make_plan(nodes=("server",), article=True))
+
+
+class TestFiles:
+    def test_config_yaml_reads_back_with_a_yaml_parser(self):
+        yaml = pytest.importorskip("yaml")
+        config = k3s_config.server_config(make_plan(), "server", CURRENT,
+                                          disable=["servicelb", "traefik"])["config"]
+        text = k3s_config.config_yaml(config)
+        assert yaml.safe_load(text) == config
+        assert text.startswith("# Managed by")
+
+    def test_config_yaml_keeps_mode_a_string(self):
+        text = k3s_config.config_yaml({"write-kubeconfig-mode": "0600"})
+        assert 'write-kubeconfig-mode: "0600"' in text
+
+    def test_env_file_carries_the_token(self):
+        assert k3s_config.env_file("K10abc::server:s3cr3t").endswith("K3S_TOKEN=K10abc::server:s3cr3t\n")
+
+    @pytest.mark.parametrize("token", ["", None])
+    def test_empty_token_is_refused(self, token):
+        with pytest.raises(K3sConfigError, match="k3s_server_token is empty"):
+            k3s_config.env_file(token)
+
+    def test_token_with_shell_characters_is_refused_without_echoing_it(self):
+        with pytest.raises(K3sConfigError) as info:
+            k3s_config.env_file('se cret"$x', "k3s_agent_token")
+        assert "k3s_agent_token" in str(info.value)
+        assert "se cret" not in str(info.value)
+
+    def test_kubeconfig_is_pointed_at_the_node(self):
+        text = "clusters:\n- cluster:\n    certificate-authority-data: AAA\n    server: https://127.0.0.1:6443\n  name: default\n"
+        assert "server: https://10.250.0.51:6443\n" in k3s_config.kubeconfig_for(text, "10.250.0.51")
+        assert "server: https://[fd42:1ab:250::51]:6443\n" in k3s_config.kubeconfig_for(
+            text, "fd42:1ab:250::51")
+
+    def test_kubeconfig_without_server_line_is_refused(self):
+        with pytest.raises(K3sConfigError, match="no 'server: https://...' line"):
+            k3s_config.kubeconfig_for("apiVersion: v1\n", "10.0.0.1")
+
+
+class TestUpgradePlans:
+    def test_server_plan_first_then_agents_wait_for_it(self):
+        server, agent = k3s_config.upgrade_plans("1.31.3+k3s1")
+        assert server["apiVersion"] == agent["apiVersion"] == "upgrade.cattle.io/v1"
+        assert server["spec"]["version"] == agent["spec"]["version"] == "v1.31.3+k3s1"
+        assert server["spec"]["concurrency"] == 1
+        assert server["spec"]["nodeSelector"]["matchExpressions"][0]["operator"] == "In"
+        assert agent["spec"]["nodeSelector"]["matchExpressions"][0]["operator"] == "DoesNotExist"
+        assert agent["spec"]["prepare"]["args"] == ["prepare", server["metadata"]["name"]]
+        json.dumps([server, agent])
+
+    def test_url_host(self):
+        assert k3s_config.url_host("fd00::1") == "[fd00::1]"
+        assert k3s_config.url_host("10.0.0.1") == "10.0.0.1"
+        assert re.match(r"^\[", k3s_config.url_host("[fd00::1]"))
