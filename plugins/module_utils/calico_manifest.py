@@ -27,6 +27,7 @@ Stdlib only: the module that uses this may run on a node.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -286,9 +287,9 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
             opts[name] = _ipam_pools(name, raw[name], family)
     if given("calico_version"):
         opts["calico_version"] = parse_version(raw["calico_version"])
-    mode = str(raw.get("mode") or "auto").strip().lower()
+    mode = str(raw.get("manifest_type") or "auto").strip().lower()
     if mode not in MODES:
-        raise CalicoManifestError(f"mode={raw.get('mode')!r} is not one of {', '.join(MODES)}")
+        raise CalicoManifestError(f"manifest_type={raw.get('manifest_type')!r} is not one of {', '.join(MODES)}")
     opts["mode"] = mode
 
     for fam in ("ipv4", "ipv6"):
@@ -638,7 +639,15 @@ class _Edits:
         self.notes.append(note)
 
     def replace(self, start: int, end: int, new: list[str], note: str) -> None:
-        self.items.append(_Edit(start, end, new))
+        """Replace old lines [start, end) with ``new``, keeping lines that come out the same."""
+        old = self.stream.lines[start:end]
+        head = 0
+        while head < min(len(old), len(new)) and old[head] == new[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+            tail += 1
+        self.items.append(_Edit(start + head, end - tail, new[head:len(new) - tail]))
         self.notes.append(note)
 
     def insert(self, at: int, new: list[str], note: str) -> None:
@@ -981,21 +990,7 @@ class _Patcher:
         out = block
         for start, end, text in sorted(spans, reverse=True):
             out = out[:start] + text + out[end:]
-        old_lines = s.lines[first:last + 1]
-        new_lines = out.splitlines(keepends=True)
-        # Only the lines that differ become the edit.
-        head = 0
-        while head < min(len(old_lines), len(new_lines)) and old_lines[head] == new_lines[head]:
-            head += 1
-        tail = 0
-        while (
-            tail < min(len(old_lines), len(new_lines)) - head
-            and old_lines[-1 - tail] == new_lines[-1 - tail]
-        ):
-            tail += 1
-        self.edits.replace(
-            first + head, first + len(old_lines) - tail, new_lines[head:len(new_lines) - tail], "; ".join(notes)
-        )
+        self.edits.replace(first, last + 1, out.splitlines(keepends=True), "; ".join(notes))
 
     def _desired_env(self) -> dict[str, str]:
         o = self.opts
@@ -1291,18 +1286,34 @@ def patch_manifest(text: str, opts: PatchOptions) -> PatchResult:
     )
 
 
-def read_manifest(path: str) -> str:
+def diff_against(result: PatchResult, src_text: str, current: str | None, fromfile: str, tofile: str) -> str:
+    """The unified diff from what the destination holds now to the result.
+
+    When the destination holds the source (an in-place edit, or a copy of it), the diff comes
+    from the edits themselves; otherwise it is computed line by line.
+    """
+    if current == src_text:
+        return result.diff(fromfile, tofile)
+    before = (current or "").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(before, result.text.splitlines(keepends=True), fromfile, tofile))
+
+
+def read_manifest(path: str, option: str = "src") -> str:
     """The text of a manifest file; raises for a missing, binary or non-UTF-8 file."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise CalicoManifestError(f"src={path!r} does not exist") from None
+        raise CalicoManifestError(f"{option}={path!r} does not exist") from None
+    except IsADirectoryError:
+        raise CalicoManifestError(f"{option}={path!r} is a directory, not a manifest file") from None
     except OSError as exc:
-        raise CalicoManifestError(f"src={path!r} cannot be read: {exc.strerror}") from None
+        raise CalicoManifestError(f"{option}={path!r} cannot be read: {exc.strerror}") from None
     if b"\0" in data:
-        raise CalicoManifestError(f"src={path!r} is a binary file, not a YAML manifest")
+        raise CalicoManifestError(f"{option}={path!r} is a binary file, not a YAML manifest")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CalicoManifestError(f"src={path!r} is not UTF-8 text (byte {exc.start}): not a YAML manifest") from None
+        raise CalicoManifestError(
+            f"{option}={path!r} is not UTF-8 text (bad byte at offset {exc.start}): not a YAML manifest"
+        ) from None
