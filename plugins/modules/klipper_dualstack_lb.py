@@ -154,8 +154,8 @@ attributes:
     description: Shows the DaemonSet fields the module sets, before and after.
 notes:
   - Run it where the kubernetes library and the kubeconfig are, usually with C(delegate_to) the controller.
-  - Disable k3s's own ServiceLB (C(disable: [servicelb])) before applying, or its DaemonSet and this one
-    compete for the same host ports; the module refuses to touch a DaemonSet it did not create.
+  - "Disable k3s's own ServiceLB (C(disable: [servicelb])) before applying, or its DaemonSet and this one
+    compete for the same host ports; the module refuses to touch a DaemonSet it did not create."
 seealso:
   - name: k3s ServiceLB
     description: How k3s exposes LoadBalancer Services with klipper-lb.

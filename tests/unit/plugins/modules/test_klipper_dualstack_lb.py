@@ -23,15 +23,24 @@ from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.kl
 )
 
 
+class Outcome:
+    """What one main() run printed and whom it asked for a client."""
+
+    def __init__(self, failed, result, connect):
+        self.failed = failed
+        self.result = result
+        self.connect = connect
+
+
 def run_module(args, cluster=None, check_mode=False, diff=False, capsys=None):
-    """Run main() and return (failed, result) from the JSON it prints."""
+    """Run main() and return its Outcome from the JSON it prints."""
     args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
     connect = mock.Mock(side_effect=lambda params: KubernetesApi(FakeCoreV1Api(cluster), FakeAppsV1Api(cluster)))
     with patch_module_args(args), mock.patch.object(module, "connect", connect):
         with pytest.raises(SystemExit) as exited:
             module.main()
     result = json.loads(capsys.readouterr().out)
-    return exited.value.code != 0, result, connect
+    return Outcome(exited.value.code != 0, result, connect)
 
 
 @pytest.fixture
@@ -45,68 +54,65 @@ LIVE = {"name": "traefik", "namespace": "kube-system", "apply": True}
 
 
 def test_render_from_a_dict_connects_to_nothing(capsys):
-    failed, result, connect = run_module({"service": article_service()}, capsys=capsys)
-    assert not failed and not result["changed"]
-    connect.assert_not_called()
-    assert result["daemonset"]["kind"] == "DaemonSet"
-    assert "diff" not in result
+    run = run_module({"service": article_service()}, capsys=capsys)
+    assert not run.failed and not run.result["changed"]
+    run.connect.assert_not_called()
+    assert run.result["daemonset"]["kind"] == "DaemonSet"
+    assert "diff" not in run.result
 
 
 def test_create_then_unchanged(cluster, capsys):
-    failed, first, _ = run_module(LIVE, cluster, capsys=capsys)
-    assert not failed and first["changed"] and first["action"] == "create"
-    failed, second, _ = run_module(LIVE, cluster, capsys=capsys)
-    assert not failed and not second["changed"] and second["action"] == "none"
+    first = run_module(LIVE, cluster, capsys=capsys)
+    assert not first.failed and first.result["changed"] and first.result["action"] == "create"
+    second = run_module(LIVE, cluster, capsys=capsys)
+    assert not second.failed and not second.result["changed"] and second.result["action"] == "none"
     assert [c[0] for c in cluster.writes()] == ["create"]
 
 
 def test_diff_only_when_asked(cluster, capsys):
-    _, plain, _ = run_module(LIVE, cluster, capsys=capsys)
-    assert "diff" not in plain
-    _, with_diff, _ = run_module(dict(LIVE, node_selector={"lb": "yes"}), cluster, diff=True, capsys=capsys)
+    plain = run_module(LIVE, cluster, capsys=capsys)
+    assert "diff" not in plain.result
+    with_diff = run_module(dict(LIVE, node_selector={"lb": "yes"}), cluster, diff=True, capsys=capsys).result
     assert with_diff["diff"]["after"]["spec"]["template"]["spec"]["nodeSelector"] == {"lb": "yes"}
     assert "nodeSelector" not in with_diff["diff"]["before"]["spec"]["template"]["spec"]
 
 
 def test_check_mode_changes_nothing(cluster, capsys):
-    failed, result, _ = run_module(dict(LIVE, update_status=True, wait=True), cluster, check_mode=True,
-                                   capsys=capsys)
-    assert not failed and result["changed"] and result["action"] == "create"
+    run = run_module(dict(LIVE, update_status=True, wait=True), cluster, check_mode=True, capsys=capsys)
+    assert not run.failed and run.result["changed"] and run.result["action"] == "create"
     assert cluster.writes() == []
 
 
 def test_status_write_through_the_module(cluster, capsys):
-    _, result, _ = run_module(dict(LIVE, update_status=True, wait=True), cluster, capsys=capsys)
-    assert result["load_balancer_ingress"] == ["10.250.0.75", "fd42:1ab:250::75"]
+    run = run_module(dict(LIVE, update_status=True, wait=True), cluster, capsys=capsys)
+    assert run.result["load_balancer_ingress"] == ["10.250.0.75", "fd42:1ab:250::75"]
     status = cluster.services[("kube-system", "traefik")]["status"]["loadBalancer"]["ingress"]
     assert status == [{"ip": "10.250.0.75"}, {"ip": "fd42:1ab:250::75"}]
 
 
 def test_absent_through_the_module(cluster, capsys):
     run_module(LIVE, cluster, capsys=capsys)
-    failed, result, _ = run_module({"name": "traefik", "namespace": "kube-system", "state": "absent"},
-                                   cluster, capsys=capsys)
-    assert not failed and result["changed"] and cluster.daemonsets == {}
+    run = run_module({"name": "traefik", "namespace": "kube-system", "state": "absent"}, cluster, capsys=capsys)
+    assert not run.failed and run.result["changed"] and cluster.daemonsets == {}
 
 
 def test_missing_service_fails_once_with_the_reason(cluster, capsys):
-    failed, result, _ = run_module(dict(LIVE, name="nope"), cluster, capsys=capsys)
-    assert failed and "Service kube-system/nope was not found" in result["msg"]
+    run = run_module(dict(LIVE, name="nope"), cluster, capsys=capsys)
+    assert run.failed and "Service kube-system/nope was not found" in run.result["msg"]
     assert cluster.writes() == []
 
 
 def test_bad_service_dict_fails_with_the_rule(capsys):
-    failed, result, _ = run_module({"service": article_service(type="NodePort")}, capsys=capsys)
-    assert failed and "spec.type NodePort" in result["msg"] and "LoadBalancer" in result["msg"]
+    run = run_module({"service": article_service(type="NodePort")}, capsys=capsys)
+    assert run.failed and "spec.type NodePort" in run.result["msg"] and "LoadBalancer" in run.result["msg"]
 
 
 def test_name_or_service_is_required(capsys):
-    failed, result, _ = run_module({"apply": False}, capsys=capsys)
-    assert failed and "one of the following is required: name, service" in result["msg"]
+    run = run_module({"apply": False}, capsys=capsys)
+    assert run.failed and "one of the following is required: name, service" in run.result["msg"]
 
 
 def test_api_key_is_not_logged(cluster, capsys):
-    _, result, connect = run_module(dict(LIVE, host="https://10.250.0.75:6443", api_key="s3cr3t-token"),
-                                    cluster, capsys=capsys)
-    assert connect.call_args.args[0]["api_key"] == "s3cr3t-token"
-    assert "s3cr3t-token" not in json.dumps(result)
+    run = run_module(dict(LIVE, host="https://10.250.0.75:6443", api_key="s3cr3t-token"), cluster, capsys=capsys)
+    assert run.connect.call_args.args[0]["api_key"] == "s3cr3t-token"
+    assert "s3cr3t-token" not in json.dumps(run.result)
