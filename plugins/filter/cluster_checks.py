@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the dualstack.kubernetes collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of playbooks/verify.yml: which probes to run, and the verdict on what the cluster printed."""
+
+from __future__ import annotations
+
+import functools
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.cluster_checks import (
+    ClusterCheckError,
+    verify_probes as _verify_probes,
+    verify_report as _verify_report,
+)
+
+
+def _filter_errors(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """The one place where unreadable input becomes a task failure."""
+
+    @functools.wraps(func)
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            return func(*args, **kwargs)
+        except ClusterCheckError as exc:
+            raise AnsibleFilterError("dualstack.kubernetes.%s: %s" % (func.__name__, exc)) from exc
+
+    return wrapper
+
+
+def _plan(plan: t.Any) -> t.Mapping[str, t.Any]:
+    if not isinstance(plan, t.Mapping) or "nodes" not in plan:
+        raise ClusterCheckError("the input must be the address_plan fact (a mapping with 'nodes'), got %r; "
+                                "run the dualstack.kubernetes.address_plan role first" % (type(plan).__name__,))
+    return plan
+
+
+@_filter_errors
+def verify_probes(plan: t.Any, nodes: str = "", pods: str = "", outside: str = "", service: str = "",
+                  port: int = 80) -> t.Dict[str, t.Any]:
+    return _verify_probes(_plan(plan), nodes, pods, outside or "", service or "", int(port))
+
+
+@_filter_errors
+def verify_report(plan: t.Any, nodes: str = "", pods: str = "", ippools: str = "", ipamblocks: str = "",
+                  service: t.Optional[t.Mapping[str, t.Any]] = None, http: t.Optional[t.Sequence[t.Any]] = None,
+                  node_reports: t.Optional[t.Mapping[str, t.Any]] = None,
+                  pod_pings: t.Optional[t.Sequence[t.Any]] = None) -> t.Dict[str, t.Any]:
+    return _verify_report(_plan(plan), nodes=nodes, pods=pods, ippools=ippools, ipamblocks=ipamblocks,
+                          service=service, http=http, node_reports=node_reports, pod_pings=pod_pings)
+
+
+class FilterModule:
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
+        return {"verify_probes": verify_probes, "verify_report": verify_report}
