@@ -1,0 +1,810 @@
+# -*- coding: utf-8 -*-
+# Copyright: dualstack.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The address plan of a dual-stack cluster: every rule it must meet, everything derived from it.
+
+The plan is checked on the controller before any host changes. Every function here is
+plain Python on the standard library (``ipaddress`` is strict where Kubernetes is strict:
+no netmask notation, no zone, no leading zeros), so nothing extra is needed anywhere.
+
+Where a limit comes from:
+
+* Service CIDR: kube-apiserver refuses more than 20 host bits; the IPv6 allocator uses
+  at most 65536 addresses, so a /112 is the largest range it fills. The API service takes
+  the first address of each range and cluster DNS (kubeadm, k3s) the tenth.
+* Node CIDRs: kube-controller-manager gives each node one CIDR of the node mask out of
+  the pod CIDR, so a pod CIDR /P at mask /M holds 2^(M-P) nodes; it refuses an IPv6 mask
+  more than 16 bits longer than the pod prefix, and kubeadm refuses that for IPv4 too.
+* Calico: IPv4 blocks /20../32, IPv6 blocks /116../128; each node claims at least one
+  block of its pool, and VXLAN carries IPv6 only from v3.23.
+* Versions: the IPv6DualStack feature gate must be set below Kubernetes 1.21 and must not
+  be set from 1.25 (it was removed); k3s has dual-stack from v1.21.0+k3s1 (experimental
+  until v1.23.7+k3s1).
+* kubelet refuses a loopback, link-local, multicast or unspecified ``--node-ip``.
+
+Problems are collected, not raised one by one: a refused plan lists every problem at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import itertools
+import re
+import secrets
+import typing as t
+from dataclasses import dataclass
+
+IPNetwork = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress = t.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+
+FAMILIES = ("ipv4", "ipv6")
+FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6"}
+DISTRIBUTIONS = ("kubeadm", "k3s")
+IPV6_ENCAPSULATIONS = ("none", "vxlan")
+
+MAX_SERVICE_HOST_BITS = 20
+IPV6_SERVICE_ALLOCATOR_HOST_BITS = 16
+API_SERVICE_INDEX = 1
+DNS_SERVICE_INDEX = 10
+MAX_NODE_MASK_DIFF = 16
+DEFAULT_NODE_MASK = {"ipv4": 24, "ipv6": 64}
+DEFAULT_BLOCK_SIZE = {"ipv4": 26, "ipv6": 122}
+BLOCK_SIZE_RANGE = {"ipv4": (20, 32), "ipv6": (116, 128)}
+EXAMPLE_CIDR = {
+    "pod_cidrs": {"ipv4": "10.244.0.0/16", "ipv6": "fd00:1::/48"},
+    "service_cidrs": {"ipv4": "10.96.0.0/12", "ipv6": "fd00::/112"},
+    "node_cidrs": {"ipv4": "192.168.1.0/24", "ipv6": "2001:db8::/64"},
+}
+
+DUAL_STACK_GATE = "IPv6DualStack"
+GATE_FIRST = (1, 15, 0)  # the first release with the gate (alpha)
+GATE_DEFAULT_ON = (1, 21, 0)  # beta and on by default
+GATE_REMOVED = (1, 25, 0)
+K3S_DUAL_STACK = (1, 21, 0)
+K3S_DUAL_STACK_STABLE = (1, 23, 7)
+CALICO_IPV6_VXLAN = (3, 23, 0)
+
+ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
+    "pod_cidrs": {"type": "list", "elements": "str", "required": True},
+    "service_cidrs": {"type": "list", "elements": "str", "required": True},
+    "node_cidrs": {"type": "list", "elements": "str", "default": []},
+    "node_mask_ipv4": {"type": "int", "default": DEFAULT_NODE_MASK["ipv4"]},
+    "node_mask_ipv6": {"type": "int", "default": DEFAULT_NODE_MASK["ipv6"]},
+    "node_cidr_allocation": {"type": "bool", "default": True},
+    "nodes": {"type": "list", "elements": "dict", "required": True},
+    "distribution": {"type": "str", "required": True, "choices": list(DISTRIBUTIONS)},
+    "kubernetes_version": {"type": "str", "required": True},
+    "calico_version": {"type": "str", "required": True},
+    "calico_ipv4_block_size": {"type": "int", "default": DEFAULT_BLOCK_SIZE["ipv4"]},
+    "calico_ipv6_block_size": {"type": "int", "default": DEFAULT_BLOCK_SIZE["ipv6"]},
+    "calico_ipv6_encapsulation": {"type": "str", "default": "none", "choices": list(IPV6_ENCAPSULATIONS)},
+    "calico_ipv4_pool_cidr": {"type": "str"},
+    "calico_ipv6_pool_cidr": {"type": "str"},
+    "feature_gates": {"type": "dict", "default": {}},
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: which option, which value, what rule it breaks, how to fix it.
+
+    ``rule`` reads as a predicate of the value ("has 32 host bits; ..."), ``fix`` as an
+    instruction, so that the rendered message is one readable line.
+    """
+
+    option: str
+    value: t.Any
+    rule: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.option}: {show(self.value)} {self.rule}. {self.fix}"
+
+
+class ProblemFound(Exception):
+    """Raised by a parser that cannot go on with one value; the caller records it."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class AddressPlanError(Exception):
+    """The plan is refused; ``problems`` lists every broken rule."""
+
+    def __init__(self, problems: t.Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = [f"The address plan is refused ({count} problem{'s' if count != 1 else ''}); no host was changed:"]
+        lines.extend(f"- {problem}" for problem in self.problems)
+        super().__init__("\n".join(lines))
+
+
+def show(value: t.Any) -> str:
+    """Render a value the way the user wrote it (strings bare, lists as lists)."""
+    if value is None or value == "":
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show(item) for item in value) + "]"
+    return str(value)
+
+
+def family_of(item: t.Union[IPNetwork, IPAddress]) -> str:
+    return "ipv4" if item.version == 4 else "ipv6"
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing
+
+# Only the address/prefix-length form: Go's net.ParseCIDR, which Kubernetes uses, takes
+# nothing else (no netmask, no zone, no bare address).
+_CIDR_FORM = re.compile(r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$")
+_ADDRESS_FORM = re.compile(r"^[0-9A-Fa-f:.]+$")
+
+
+def parse_cidr(option: str, value: t.Any) -> IPNetwork:
+    """Parse one CIDR strictly; host bits set is a problem, not something to fix silently."""
+    example = "e.g. 10.244.0.0/16 or fd00:1::/48"
+    if not isinstance(value, str) or not value.strip():
+        raise ProblemFound(Problem(option, value, "is not a CIDR", f"Write it as address/prefix-length, {example}"))
+    text = value.strip()
+    if not _CIDR_FORM.match(text):
+        raise ProblemFound(Problem(
+            option, text, "is not in address/prefix-length form (Kubernetes reads no other)",
+            f"Write it as address/prefix-length, {example}"))
+    address_text, length_text = text.split("/")
+    try:
+        address = ipaddress.ip_address(address_text)
+        network = ipaddress.ip_network(f"{address}/{int(length_text)}", strict=False)
+    except ValueError as exc:
+        raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})", f"Write a valid CIDR, {example}")) from None
+    if network.network_address != address:
+        raise ProblemFound(Problem(
+            option, text,
+            f"has host bits set ({address} is not the first address of a /{network.prefixlen})",
+            f"Use {network}"))
+    return network
+
+
+NODE_IP_REASON = {
+    "kubeadm": "without both, the node reports the addresses of one family only",
+    "k3s": "k3s does not detect a dual-stack node-ip by itself",
+}
+
+
+def parse_address(option: str, value: t.Any, family: str, reason: str = "") -> IPAddress:
+    """Parse one node address of the given family; ``reason`` says why it is required."""
+    label = FAMILY_LABEL[family]
+    example = "192.168.1.11" if family == "ipv4" else "2001:db8::11"
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ProblemFound(Problem(
+                option, value, f"lists {len(value)} addresses; kubelet takes exactly one {label} address per node",
+                f"Give the one {label} address the node is reached at, e.g. {example}"))
+        value = value[0]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ProblemFound(Problem(
+            option, value,
+            f"is missing; every node needs exactly one {label} address for kubelet's --node-ip"
+            + (f" ({reason})" if reason else ""),
+            f"Set the node's {label} address, e.g. {example}"))
+    text = str(value).strip()
+    if "/" in text:
+        raise ProblemFound(Problem(option, text, "is a CIDR, not an address", f"Give the address alone: {text.split('/')[0]}"))
+    if not _ADDRESS_FORM.match(text):
+        raise ProblemFound(Problem(option, text, f"is not an {label} address", f"Write it like {example}"))
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})", f"Write it like {example}")) from None
+    if family_of(address) != family:
+        raise ProblemFound(Problem(
+            option, text, f"is an {FAMILY_LABEL[family_of(address)]} address where an {label} one belongs",
+            f"Give an {label} address here, e.g. {example}, and this one under {family_of(address)}"))
+    for flag, what in (("is_unspecified", "unspecified"), ("is_loopback", "a loopback"),
+                       ("is_link_local", "a link-local"), ("is_multicast", "a multicast")):
+        if getattr(address, flag):
+            raise ProblemFound(Problem(
+                option, text, f"is {what} address; kubelet refuses it as --node-ip",
+                f"Use the node's routable {label} address, e.g. {example}"))
+    return address
+
+
+def parse_cidr_list(option: str, values: t.Any, problems: t.List[Problem],
+                    require_both: bool = True) -> t.Dict[str, IPNetwork]:
+    """Parse a per-family CIDR list; returns family -> network in the order given."""
+    result: t.Dict[str, IPNetwork] = {}
+    if values is None:
+        values = []
+    if isinstance(values, str):
+        values = [part for part in values.split(",") if part.strip()]
+    if not isinstance(values, (list, tuple)):
+        problems.append(Problem(option, values, "is not a list", "Give a list of CIDRs, primary family first"))
+        return result
+    examples = EXAMPLE_CIDR.get(option, EXAMPLE_CIDR["pod_cidrs"])
+    if require_both and not values:
+        problems.append(Problem(
+            option, values, "is empty; a dual-stack cluster needs one IPv4 and one IPv6 CIDR",
+            f"List both, primary family first, e.g. [{examples['ipv4']}, {examples['ipv6']}]"))
+        return result
+    seen: t.Dict[str, t.List[IPNetwork]] = {}
+    for index, value in enumerate(values):
+        try:
+            network = parse_cidr(f"{option}[{index}]", value)
+        except ProblemFound as found:
+            problems.append(found.problem)
+            continue
+        seen.setdefault(family_of(network), []).append(network)
+    for family, networks in seen.items():
+        if len(networks) > 1:
+            problems.append(Problem(
+                option, values,
+                f"lists {len(networks)} {FAMILY_LABEL[family]} CIDRs ({', '.join(map(str, networks))}); "
+                f"Kubernetes takes exactly one CIDR per family",
+                f"Keep one {FAMILY_LABEL[family]} CIDR, e.g. {networks[0]}"))
+        else:
+            result[family] = networks[0]
+    if require_both and len(values) == len([v for v in seen.values() for _ in v]):
+        for family in FAMILIES:
+            if family not in seen:
+                problems.append(Problem(
+                    option, values,
+                    f"has no {FAMILY_LABEL[family]} CIDR; a dual-stack cluster needs one of each family",
+                    f"Add one, e.g. {examples[family]}"
+                    + (" (the ula_prefix filter makes a random RFC 4193 /48)" if family == "ipv6" else "")))
+    return result
+
+
+@dataclass(frozen=True)
+class Version:
+    """A release number as users write it: 1.31, v1.31.2, v1.21.1+k3s1, 3.30.7."""
+
+    major: int
+    minor: int
+    patch: t.Optional[int]
+    prerelease: str
+    build: str
+
+    @property
+    def key(self) -> t.Tuple[int, int, int]:
+        return (self.major, self.minor, self.patch or 0)
+
+    @property
+    def normalised(self) -> str:
+        """Without the leading v and without the build (+k3s1) part."""
+        text = f"{self.major}.{self.minor}"
+        if self.patch is not None:
+            text += f".{self.patch}"
+        if self.prerelease:
+            text += f"-{self.prerelease}"
+        return text
+
+    @property
+    def full(self) -> str:
+        """With a leading v and the build part, as k3s names its releases."""
+        return "v" + self.normalised + (f"+{self.build}" if self.build else "")
+
+
+_VERSION_FORM = re.compile(
+    r"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?"
+    r"(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$")
+
+
+def parse_version(option: str, value: t.Any, example: str) -> Version:
+    text = "" if value is None else str(value).strip()
+    match = _VERSION_FORM.match(text)
+    if not match:
+        raise ProblemFound(Problem(
+            option, value, "is not a release number", f"Write it like {example} (major.minor[.patch], an optional v)"))
+    major, minor, patch, prerelease, build = match.groups()
+    return Version(int(major), int(minor), None if patch is None else int(patch), prerelease or "", build or "")
+
+
+def _dotted(version: t.Tuple[int, int, int]) -> str:
+    return ".".join(map(str, version))
+
+
+def _minor(version: t.Tuple[int, int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+def _float_hint(version: Version) -> str:
+    # An unquoted 1.30 in YAML is the float 1.3: say so where that is the likely cause.
+    if version.patch is None and version.minor < 10 and version.major == 1:
+        return f" (if you meant 1.{version.minor}0, quote it: YAML reads an unquoted 1.{version.minor}0 as {version.major}.{version.minor})"
+    return ""
+
+
+# ---------------------------------------------------------------------------------------
+# Rules
+
+def check_primary_order(option: str, networks: t.Mapping[str, IPNetwork], primary: str) -> t.List[Problem]:
+    """The first CIDR of every list must be of the pod CIDRs' (primary) family."""
+    if not networks:
+        return []
+    first = next(iter(networks))
+    if first == primary or len(networks) < 2:
+        return []
+    ordered = [str(networks[family]) for family in (primary, first)]
+    return [Problem(
+        option, [str(n) for n in networks.values()],
+        f"lists {FAMILY_LABEL[first]} first while pod_cidrs lists {FAMILY_LABEL[primary]} first; "
+        f"the first CIDR of each list sets the primary family and the cluster has one",
+        f"Put the {FAMILY_LABEL[primary]} CIDR first: [{', '.join(ordered)}]")]
+
+
+def _relation(first: IPNetwork, second: IPNetwork) -> str:
+    if first == second:
+        return "is the same range as"
+    if first.subnet_of(second):  # type: ignore[arg-type]
+        return "lies inside"
+    return "contains"
+
+
+def check_overlaps(networks: t.Sequence[t.Tuple[str, IPNetwork]]) -> t.List[Problem]:
+    """Pod, Service and node networks must not share an address, in either direction."""
+    problems = []
+    for (option_a, net_a), (option_b, net_b) in itertools.combinations(networks, 2):
+        if net_a.version == net_b.version and net_a.overlaps(net_b):  # type: ignore[arg-type]
+            problems.append(Problem(
+                option_a, str(net_a),
+                f"{_relation(net_a, net_b)} {option_b} {net_b}; pod, Service and node networks must not overlap "
+                f"in either family (packets to one would be taken for the other)",
+                "Move one of the two to a range that shares no address with the other"))
+    return problems
+
+
+def check_service_cidr(option: str, network: IPNetwork) -> t.Tuple[t.List[Problem], t.List[str]]:
+    """Size limits of a Service CIDR: kube-apiserver's maximum, the DNS address's minimum."""
+    problems: t.List[Problem] = []
+    warnings: t.List[str] = []
+    family = family_of(network)
+    host_bits = network.max_prefixlen - network.prefixlen
+    shortest = network.max_prefixlen - MAX_SERVICE_HOST_BITS
+    if host_bits > MAX_SERVICE_HOST_BITS:
+        if family == "ipv6":
+            useful = network.max_prefixlen - IPV6_SERVICE_ALLOCATOR_HOST_BITS
+            fix = f"Use a /{shortest}../{useful}, e.g. {network.network_address}/{useful}"
+        else:
+            fix = f"Use a /{shortest} or longer prefix, e.g. {network.network_address}/{shortest}"
+        problems.append(Problem(
+            option, str(network),
+            f"has {host_bits} host bits; kube-apiserver allows at most {MAX_SERVICE_HOST_BITS} "
+            f"(mask >= {shortest} for {FAMILY_LABEL[family]})", fix))
+    elif family == "ipv6" and host_bits > IPV6_SERVICE_ALLOCATOR_HOST_BITS:
+        useful = network.max_prefixlen - IPV6_SERVICE_ALLOCATOR_HOST_BITS
+        warnings.append(
+            f"{option}: {network} has {host_bits} host bits; the IPv6 Service allocator uses at most "
+            f"65536 addresses of it, so /{useful} is the largest range fully used "
+            f"(e.g. {network.network_address}/{useful})")
+    if network.num_addresses <= DNS_SERVICE_INDEX:
+        longest = network.max_prefixlen - (DNS_SERVICE_INDEX.bit_length())
+        problems.append(Problem(
+            option, str(network),
+            f"holds {network.num_addresses} address{'es' if network.num_addresses != 1 else ''}; cluster DNS takes "
+            f"address number {DNS_SERVICE_INDEX} of it",
+            f"Use a /{longest} or shorter prefix, e.g. {ipaddress.ip_network(f'{network.network_address}/{longest}', strict=False)}"))
+    return problems, warnings
+
+
+def service_ip(network: IPNetwork, index: int) -> str:
+    return str(network.network_address + index)
+
+
+def node_capacity(cluster: IPNetwork, mask: int) -> int:
+    """How many node CIDRs of size /mask the cluster CIDR holds."""
+    if mask < cluster.prefixlen or mask > cluster.max_prefixlen:
+        return 0
+    return 2 ** (mask - cluster.prefixlen)
+
+
+def check_node_mask(option: str, mask: t.Any, cluster: IPNetwork, distribution: str) -> t.List[Problem]:
+    """The node mask against its family's pod CIDR, as kube-controller-manager and kubeadm check it."""
+    family = family_of(cluster)
+    label = FAMILY_LABEL[family]
+    prefix = cluster.prefixlen
+    top = min(prefix + MAX_NODE_MASK_DIFF, cluster.max_prefixlen)
+    suggestion = f"Use a mask from /{prefix} to /{top}, e.g. /{min(max(DEFAULT_NODE_MASK[family], prefix), top)}"
+    if not isinstance(mask, int) or isinstance(mask, bool) or not 0 < mask <= cluster.max_prefixlen:
+        return [Problem(option, mask, f"is not an {label} prefix length (1..{cluster.max_prefixlen})", suggestion)]
+    if mask < prefix:
+        return [Problem(
+            option, f"/{mask}",
+            f"is shorter than the {label} pod CIDR {cluster}; a node's CIDR is cut out of the pod CIDR and "
+            f"cannot be larger than it", suggestion)]
+    difference = mask - prefix
+    if difference > MAX_NODE_MASK_DIFF and (family == "ipv6" or distribution == "kubeadm"):
+        who = "kube-controller-manager and kubeadm refuse" if family == "ipv6" else "kubeadm refuses"
+        return [Problem(
+            option, f"/{mask}",
+            f"is {difference} bits longer than the prefix of the {label} pod CIDR {cluster}; {who} "
+            f"more than {MAX_NODE_MASK_DIFF}",
+            f"Use a mask up to /{prefix + MAX_NODE_MASK_DIFF} or a longer pod CIDR "
+            f"(at least /{mask - MAX_NODE_MASK_DIFF})")]
+    return []
+
+
+def check_node_capacity(family: str, cluster: IPNetwork, mask: int, node_count: int) -> t.List[Problem]:
+    """More nodes than node CIDRs: kube-controller-manager leaves the extra nodes without pod CIDRs."""
+    capacity = node_capacity(cluster, mask)
+    if node_count <= capacity or capacity == 0:
+        return []
+    needed = (node_count - 1).bit_length()
+    label = FAMILY_LABEL[family]
+    fixes = []
+    if cluster.prefixlen + needed <= min(cluster.prefixlen + MAX_NODE_MASK_DIFF, cluster.max_prefixlen):
+        fixes.append(f"set node_mask_{family} to /{cluster.prefixlen + needed} or longer")
+    if mask - needed >= 1:
+        fixes.append(f"use an {label} pod CIDR of /{mask - needed} or shorter")
+    fixes.append("set node_cidr_allocation to false (Calico's own IPAM then hands out pod addresses "
+                 "without node CIDRs)")
+    return [Problem(
+        "pod_cidrs", str(cluster),
+        f"holds {capacity} node CIDR{'s' if capacity != 1 else ''} of node_mask_{family} /{mask}, but the inventory "
+        f"has {node_count} nodes; kube-controller-manager gives every node one, so {node_count - capacity} "
+        f"node{'s' if node_count - capacity != 1 else ''} would get no {label} pod CIDR",
+        "To fix it, " + ", or ".join(fixes))]
+
+
+def check_block_size(option: str, size: t.Any, family: str, pool: t.Optional[IPNetwork]) -> t.List[Problem]:
+    low, high = BLOCK_SIZE_RANGE[family]
+    label = FAMILY_LABEL[family]
+    if not isinstance(size, int) or isinstance(size, bool) or not low <= size <= high:
+        return [Problem(
+            option, size, f"is outside Calico's {label} block sizes {low}..{high}",
+            f"Use a size from {low} to {high}; Calico's default is {DEFAULT_BLOCK_SIZE[family]}")]
+    if pool is not None and size < pool.prefixlen:
+        return [Problem(
+            option, size, f"makes a block (/{size}) larger than the Calico {label} pool {pool}",
+            f"Use a block size of {pool.prefixlen} or more, or a larger pool")]
+    return []
+
+
+def calico_blocks(pool: IPNetwork, block_size: int) -> int:
+    if block_size < pool.prefixlen:
+        return 0
+    return 2 ** (block_size - pool.prefixlen)
+
+
+def check_calico_pool(option: str, pool: IPNetwork, pod: IPNetwork) -> t.List[Problem]:
+    if pool.subnet_of(pod):  # type: ignore[arg-type]
+        return []
+    return [Problem(
+        option, str(pool),
+        f"lies outside the {FAMILY_LABEL[family_of(pod)]} pod CIDR {pod}; Calico would give pods addresses "
+        f"that Kubernetes does not know as pod addresses",
+        f"Use the pod CIDR itself ({pod}) or a range inside it, or leave the option unset")]
+
+
+def check_calico_capacity(option: str, pool: IPNetwork, block_size: int, node_count: int,
+                          block_option: str) -> t.List[Problem]:
+    blocks = calico_blocks(pool, block_size)
+    if blocks == 0 or node_count <= blocks:
+        return []
+    needed = (node_count - 1).bit_length()
+    family = family_of(pool)
+    high = BLOCK_SIZE_RANGE[family][1]
+    fix = f"Use a larger pool (/{block_size - needed} or shorter)"
+    if pool.prefixlen + needed <= high:
+        fix = f"Set {block_option} to {pool.prefixlen + needed} or more, or use a larger pool"
+    return [Problem(
+        option, str(pool),
+        f"holds {blocks} block{'s' if blocks != 1 else ''} of /{block_size}, but the inventory has {node_count} nodes; "
+        f"Calico gives every node at least one block", fix)]
+
+
+def check_versions(distribution: str, kubernetes: Version, calico: Version, ipv6_encapsulation: str,
+                   feature_gates: t.Mapping[str, t.Any]) -> t.Tuple[t.Dict[str, t.Any], t.List[Problem], t.List[str]]:
+    """Version rules; returns the feature gates the cluster must be given, problems, warnings."""
+    problems: t.List[Problem] = []
+    warnings: t.List[str] = []
+    gates: t.Dict[str, t.Any] = dict(feature_gates)
+    key = kubernetes.key
+    if distribution not in DISTRIBUTIONS:
+        problems.append(Problem("distribution", distribution, "is not a distribution this collection builds",
+                                "Use kubeadm or k3s"))
+    if distribution == "kubeadm" and kubernetes.build.startswith("k3s"):
+        problems.append(Problem(
+            "kubernetes_version", kubernetes.full, "is a k3s release but distribution is kubeadm",
+            f"Use the Kubernetes release {kubernetes.normalised}, or set distribution to k3s"))
+    if distribution == "k3s" and key < K3S_DUAL_STACK:
+        problems.append(Problem(
+            "kubernetes_version", kubernetes.full,
+            f"is older than k3s v1.21.0+k3s1, the first k3s with dual-stack{_float_hint(kubernetes)}",
+            "Use v1.23.7+k3s1 or later (dual-stack is stable from there; experimental from v1.21.0+k3s1)"))
+    elif distribution == "k3s" and key < K3S_DUAL_STACK_STABLE:
+        warnings.append(
+            f"kubernetes_version: k3s {kubernetes.full} has experimental dual-stack; it is stable from v1.23.7+k3s1")
+    if distribution == "kubeadm" and key < GATE_FIRST:
+        problems.append(Problem(
+            "kubernetes_version", kubernetes.normalised,
+            f"is older than Kubernetes {_dotted(GATE_FIRST)}, the first release with dual-stack (the "
+            f"{DUAL_STACK_GATE} feature gate){_float_hint(kubernetes)}",
+            "Use a release from 1.21 on (1.25 or later needs no feature gate)"))
+    gate = gates.get(DUAL_STACK_GATE)
+    if key >= GATE_REMOVED:
+        if DUAL_STACK_GATE in gates:
+            problems.append(Problem(
+                f"feature_gates.{DUAL_STACK_GATE}", gate,
+                f"names a feature gate that Kubernetes removed in {_minor(GATE_REMOVED)}; "
+                f"{kubernetes.normalised} refuses to start with it",
+                f"Remove {DUAL_STACK_GATE} from feature_gates (dual-stack is always on from 1.23)"))
+    elif gate is not None and gate is not True and str(gate).lower() != "true":
+        problems.append(Problem(
+            f"feature_gates.{DUAL_STACK_GATE}", gate,
+            "turns dual-stack off (or cannot, where the gate is locked on), and this collection builds dual-stack clusters",
+            f"Remove {DUAL_STACK_GATE} from feature_gates"))
+    elif key < GATE_DEFAULT_ON:
+        # Alpha releases: every component needs the gate, so the roles pass it on.
+        gates[DUAL_STACK_GATE] = True
+    if ipv6_encapsulation not in IPV6_ENCAPSULATIONS:
+        problems.append(Problem("calico_ipv6_encapsulation", ipv6_encapsulation, "is not an IPv6 encapsulation Calico has",
+                                "Use none (routed, BGP) or vxlan"))
+    elif ipv6_encapsulation == "vxlan" and calico.key < CALICO_IPV6_VXLAN:
+        problems.append(Problem(
+            "calico_ipv6_encapsulation", "vxlan",
+            f"needs Calico {_minor(CALICO_IPV6_VXLAN)} or later, but calico_version is {calico.normalised} "
+            f"(before 3.23 IPv6 pod traffic is routed, never encapsulated)",
+            "Set calico_ipv6_encapsulation to none, or use Calico 3.23 or later"))
+    return gates, problems, warnings
+
+
+@dataclass(frozen=True)
+class PlanNode:
+    name: str
+    addresses: t.Dict[str, IPAddress]
+
+
+def check_nodes(nodes: t.Any, node_networks: t.Mapping[str, IPNetwork],
+                reserved: t.Sequence[t.Tuple[str, IPNetwork]],
+                distribution: str = "kubeadm") -> t.Tuple[t.List[PlanNode], t.List[Problem]]:
+    """Every node: a unique name and exactly one usable address of each family.
+
+    ``reserved`` are the pod and Service networks: a node address inside one of them would
+    be taken for a pod or a Service.
+    """
+    problems: t.List[Problem] = []
+    result: t.List[PlanNode] = []
+    if not isinstance(nodes, (list, tuple)) or not nodes:
+        problems.append(Problem(
+            "nodes", nodes, "holds no node; the plan needs the cluster's nodes",
+            "List the nodes as {name, ipv4, ipv6} (the address_plan role takes them from the inventory)"))
+        return result, problems
+    names: t.Dict[str, int] = {}
+    owners: t.Dict[IPAddress, str] = {}
+    for index, node in enumerate(nodes):
+        if not isinstance(node, t.Mapping):
+            problems.append(Problem(f"nodes[{index}]", node, "is not a mapping", "Write it as {name, ipv4, ipv6}"))
+            continue
+        name = node.get("name")
+        if not isinstance(name, str) or not name.strip():
+            problems.append(Problem(f"nodes[{index}].name", name, "is missing", "Give every node its inventory name"))
+            name = f"nodes[{index}]"
+        elif name in names:
+            problems.append(Problem(
+                f"nodes[{index}].name", name, f"is also the name of nodes[{names[name]}]",
+                "List every node once"))
+        else:
+            names[name] = index
+        addresses: t.Dict[str, IPAddress] = {}
+        for family in FAMILIES:
+            option = f"nodes[{index}].{family} ({name})"
+            try:
+                address = parse_address(option, node.get(family), family, NODE_IP_REASON.get(distribution, ""))
+            except ProblemFound as found:
+                problems.append(found.problem)
+                continue
+            addresses[family] = address
+            if address in owners:
+                problems.append(Problem(
+                    option, str(address), f"is also the address of {owners[address]}",
+                    "Give every node its own address"))
+            else:
+                owners[address] = name
+            network = node_networks.get(family)
+            if network is not None and address not in network:
+                problems.append(Problem(
+                    option, str(address), f"lies outside node_cidrs {network}",
+                    "Fix the node's address, or node_cidrs so that it holds every node"))
+            for reserved_option, reserved_network in reserved:
+                if reserved_network.version == address.version and address in reserved_network:
+                    problems.append(Problem(
+                        option, str(address), f"lies inside {reserved_option} {reserved_network}; a node address "
+                        f"there would be taken for a pod or a Service",
+                        f"Move {reserved_option} away from the node network"))
+        if len(addresses) == len(FAMILIES):
+            result.append(PlanNode(name, addresses))
+    return result, problems
+
+
+# ---------------------------------------------------------------------------------------
+# The plan
+
+def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
+    """Check every rule and derive the plan; raises AddressPlanError listing every problem.
+
+    ``params`` are the options of ARGUMENT_SPEC (missing ones take their defaults).
+    """
+    values = {name: spec.get("default") for name, spec in ARGUMENT_SPEC.items()}
+    values.update({name: value for name, value in params.items() if value is not None})
+    problems: t.List[Problem] = []
+    warnings: t.List[str] = []
+
+    pods = parse_cidr_list("pod_cidrs", values["pod_cidrs"], problems)
+    services = parse_cidr_list("service_cidrs", values["service_cidrs"], problems)
+    node_networks = parse_cidr_list("node_cidrs", values["node_cidrs"], problems, require_both=False)
+    primary = next(iter(pods), "ipv4")
+    families = [primary] + [family for family in FAMILIES if family != primary]
+    problems.extend(check_primary_order("service_cidrs", services, primary))
+
+    named = [("pod_cidrs", n) for n in pods.values()] + [("service_cidrs", n) for n in services.values()] \
+        + [("node_cidrs", n) for n in node_networks.values()]
+    problems.extend(check_overlaps(named))
+    for network in services.values():
+        service_problems, service_warnings = check_service_cidr("service_cidrs", network)
+        problems.extend(service_problems)
+        warnings.extend(service_warnings)
+
+    distribution = values["distribution"]
+    allocation = bool(values["node_cidr_allocation"])
+    masks = {family: values[f"node_mask_{family}"] for family in FAMILIES}
+    reserved = [("pod_cidrs", n) for n in pods.values()] + [("service_cidrs", n) for n in services.values()]
+    nodes, node_problems = check_nodes(values["nodes"], node_networks, reserved, distribution)
+    problems.extend(node_problems)
+    node_count = len(values["nodes"]) if isinstance(values["nodes"], (list, tuple)) else 0
+
+    capacity: t.Dict[str, int] = {}
+    for family, pod in pods.items():
+        mask_problems = check_node_mask(f"node_mask_{family}", masks[family], pod, distribution)
+        problems.extend(mask_problems)
+        if not mask_problems:
+            capacity[family] = node_capacity(pod, masks[family])
+            if allocation:
+                problems.extend(check_node_capacity(family, pod, masks[family], node_count))
+    if not allocation:
+        warnings.append(
+            "node_cidr_allocation is off: kube-controller-manager hands out no node CIDRs and Calico's own IPAM "
+            "gives pods their addresses, so the node masks do not limit the number of nodes")
+
+    calico: t.Dict[str, t.Any] = {"ipv6_encapsulation": values["calico_ipv6_encapsulation"]}
+    for family in FAMILIES:
+        pool_option = f"calico_{family}_pool_cidr"
+        block_option = f"calico_{family}_block_size"
+        pool: t.Optional[IPNetwork] = pods.get(family)
+        if values.get(pool_option):
+            try:
+                pool = parse_cidr(pool_option, values[pool_option])
+            except ProblemFound as found:
+                problems.append(found.problem)
+                pool = None
+            else:
+                if family_of(pool) != family:
+                    problems.append(Problem(
+                        pool_option, str(pool), f"is not an {FAMILY_LABEL[family]} CIDR",
+                        f"Give an {FAMILY_LABEL[family]} range inside the pod CIDR, or leave it unset"))
+                    pool = None
+                elif family in pods:
+                    problems.extend(check_calico_pool(pool_option, pool, pods[family]))
+        block_size = values[block_option]
+        block_problems = check_block_size(block_option, block_size, family, pool)
+        problems.extend(block_problems)
+        if pool is not None and not block_problems:
+            problems.extend(check_calico_capacity(pool_option if values.get(pool_option) else "pod_cidrs",
+                                                  pool, block_size, node_count, block_option))
+            blocks = calico_blocks(pool, block_size)
+            if family in capacity:
+                capacity[family] = min(capacity[family], blocks) if allocation else blocks
+        calico[f"{family}_pool_cidr"] = str(pool) if pool is not None else None
+        calico[f"{family}_block_size"] = block_size
+
+    kubernetes_version = calico_version = None
+    try:
+        kubernetes_version = parse_version(
+            "kubernetes_version", values["kubernetes_version"],
+            "v1.31.2+k3s1" if distribution == "k3s" else "1.31.2")
+    except ProblemFound as found:
+        problems.append(found.problem)
+    try:
+        calico_version = parse_version("calico_version", values["calico_version"], "3.30.7")
+    except ProblemFound as found:
+        problems.append(found.problem)
+    gates: t.Dict[str, t.Any] = {}
+    if kubernetes_version is not None and calico_version is not None:
+        gates, version_problems, version_warnings = check_versions(
+            distribution, kubernetes_version, calico_version, values["calico_ipv6_encapsulation"],
+            values["feature_gates"] or {})
+        problems.extend(version_problems)
+        warnings.extend(version_warnings)
+
+    for family in families:
+        if capacity.get(family) == node_count:
+            warnings.append(
+                f"{FAMILY_LABEL[family]}: the plan holds at most {node_count} node{'s' if node_count != 1 else ''} "
+                f"and the inventory has as many: another node needs a larger pod CIDR, a longer node mask or "
+                f"smaller Calico blocks")
+
+    if problems:
+        raise AddressPlanError(problems)
+
+    if kubernetes_version is None or calico_version is None:  # recorded as problems above
+        raise AddressPlanError(problems)
+    calico["version"] = calico_version.normalised
+    pod_list = [str(pods[family]) for family in families]
+    service_list = [str(services[family]) for family in families]
+    return {
+        "distribution": distribution,
+        "kubernetes_version": kubernetes_version.normalised,
+        "k3s_version": kubernetes_version.full if distribution == "k3s" else None,
+        "primary_family": primary,
+        "families": families,
+        "pod_cidrs": pod_list,
+        "service_cidrs": service_list,
+        "node_cidrs": [str(node_networks[family]) for family in families if family in node_networks],
+        "pod_subnet": ",".join(pod_list),
+        "service_subnet": ",".join(service_list),
+        "pod_cidr_by_family": {family: str(pods[family]) for family in families},
+        "service_cidr_by_family": {family: str(services[family]) for family in families},
+        "node_mask": dict(masks),
+        "node_cidr_allocation": allocation,
+        "nodes": {
+            node.name: {
+                "ipv4": str(node.addresses["ipv4"]),
+                "ipv6": str(node.addresses["ipv6"]),
+                "node_ip": ",".join(str(node.addresses[family]) for family in families),
+            }
+            for node in nodes
+        },
+        "api_service_ip": {family: service_ip(services[family], API_SERVICE_INDEX) for family in families},
+        "dns_service_ip": {family: service_ip(services[family], DNS_SERVICE_INDEX) for family in families},
+        "node_capacity": {family: capacity[family] for family in families},
+        "feature_gates": gates,
+        "calico": calico,
+        "warnings": warnings,
+    }
+
+
+def format_plan_table(plan: t.Mapping[str, t.Any]) -> t.List[str]:
+    """A short table of the plan, one line per family and one per node."""
+    head = (f"{plan['distribution']} {plan['k3s_version'] or plan['kubernetes_version']}, "
+            f"Calico {plan['calico']['version']}, primary family {plan['primary_family']}"
+            + (", feature gates " + ",".join(f"{k}={show(v)}" for k, v in sorted(plan["feature_gates"].items()))
+               if plan["feature_gates"] else ""))
+    rows = [["family", "pods", "services", "node mask", "max nodes", "API IP", "DNS IP", "Calico pool"]]
+    for family in plan["families"]:
+        rows.append([
+            family, plan["pod_cidr_by_family"][family], plan["service_cidr_by_family"][family],
+            f"/{plan['node_mask'][family]}" if plan["node_cidr_allocation"] else "off",
+            str(plan["node_capacity"][family]), plan["api_service_ip"][family], plan["dns_service_ip"][family],
+            f"{plan['calico'][family + '_pool_cidr']} /{plan['calico'][family + '_block_size']}",
+        ])
+    node_rows = [["node", "node-ip"]] + [[name, node["node_ip"]] for name, node in plan["nodes"].items()]
+    return [head] + _columns(rows) + _columns(node_rows)
+
+
+def _columns(rows: t.Sequence[t.Sequence[str]]) -> t.List[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
+# ---------------------------------------------------------------------------------------
+# RFC 4193 unique local prefixes
+
+ULA_PREFIX = ipaddress.IPv6Network("fd00::/8")
+
+
+def ula_prefix(seed: t.Optional[str] = None) -> str:
+    """A unique local /48 (RFC 4193: fd00::/8 and a 40-bit global ID).
+
+    With a seed, the global ID is the first 40 bits of the seed's SHA-256, so the same
+    seed (a cluster name, say) always gives the same prefix; without one it is random,
+    as RFC 4193 asks, from the system's secure random source.
+    """
+    if seed is None or seed == "":
+        global_id = secrets.token_bytes(5)
+    else:
+        global_id = hashlib.sha256(str(seed).encode("utf-8")).digest()[:5]
+    address = ipaddress.IPv6Address(bytes([0xFD]) + global_id + bytes(10))
+    return f"{address}/48"
