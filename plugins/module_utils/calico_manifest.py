@@ -374,6 +374,19 @@ def _unescape_double(body: str) -> str:
     return _DQ_ESCAPE_RE.sub(repl, body)
 
 
+_FLOW_ITEM_RE = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^,:{}"']+?)\s*:\s*("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^,{}]*?)\s*(?:,|}|$)""")
+
+
+def _flow_mapping(text: str) -> dict[str, str]:
+    """The scalar members of a one-line flow mapping such as ``{name: x, namespace: y}``."""
+    out: dict[str, str] = {}
+    if not text.startswith("{"):
+        return out
+    for match in _FLOW_ITEM_RE.finditer(text, 1):
+        out[_decode_key(match.group(1).strip())] = _decode_key(match.group(2).strip())
+    return out
+
+
 def _decode_key(raw: str) -> str:
     if raw.startswith('"'):
         return _unescape_double(raw[1:-1])
@@ -461,6 +474,10 @@ class _Stream:
             elif node.key == "apiVersion":
                 doc.api_version = self.scalar(node).value
             elif node.key == "metadata":
+                scalar = self.scalar(node)
+                if scalar.style == "flow":
+                    doc.name = _flow_mapping(self.body(node.line)[scalar.start:]).get("name")
+                    continue
                 name = self.find(self.children(node, doc.end), "name")
                 if name is not None:
                     doc.name = self.scalar(name).value
