@@ -78,7 +78,7 @@ options:
       - Encapsulation of IPv6 pod traffic between nodes, one of V(none), V(vxlan) or
         V(vxlan-crosssubnet) (C(CALICO_IPV6POOL_VXLAN)). V(none) routes IPv6 pod traffic between
         nodes without a tunnel.
-      - V(vxlan) and V(vxlan-crosssubnet) need Calico v3.23 or later. IPIP is refused: it never
+      - V(vxlan) and V(vxlan-crosssubnet) need Calico v3.23 or later. IPIP is refused, as it never
         carries IPv6.
     type: str
   ipv4_nat_outgoing:
@@ -94,7 +94,7 @@ options:
     type: bool
   mtu:
     description:
-      - Pod interface and tunnel MTU, C(veth_mtu) (manifest) or C(calicoNetwork.mtu) (operator):
+      - Pod interface and tunnel MTU, C(veth_mtu) (manifest) or C(calicoNetwork.mtu) (operator),
         an integer from 1280 to 65535, or V(auto) (Calico detects it; v3.17 or later).
       - Without encapsulation it equals the node NIC's MTU; IPIP takes 20 bytes, VXLAN 50
         (70 over IPv6).
