@@ -1,0 +1,418 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the dualstack.kubernetes collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The checks of verify.yml on the command outputs the two articles printed (fixtures/, each
+file names its article section in its first line)."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import cluster_checks as cc
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+def fixture(name: str) -> str:
+    """A fixture without its first line, which says where in the articles it comes from."""
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as handle:
+        lines = handle.read().splitlines(True)
+    assert lines[0].startswith("# "), "%s must start with its source line" % name
+    return "".join(lines[1:])
+
+
+# The kubeadm article's plan, as the address_plan role states it.
+KUBEADM_PLAN = {
+    "distribution": "kubeadm",
+    "kubernetes_version": "1.18.5",
+    "primary_family": "ipv4",
+    "families": ["ipv4", "ipv6"],
+    "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
+    "service_cidrs": ["10.96.0.0/12", "fd00::/108"],
+    "nodes": {
+        "master": {"ipv4": "192.168.1.11", "ipv6": "2001:db8::11", "node_ip": "192.168.1.11,2001:db8::11"},
+        "worker": {"ipv4": "192.168.1.12", "ipv6": "2001:db8::12", "node_ip": "192.168.1.12,2001:db8::12"},
+    },
+    "calico": {"version": "3.15.1", "ipv4_block_size": 26, "ipv6_block_size": 122, "ipv6_encapsulation": "none"},
+}
+
+# The k3s article's plan as corrected in inventories/k3s-article (Service CIDRs as printed there).
+K3S_PLAN = {
+    "distribution": "k3s",
+    "kubernetes_version": "1.21.4",
+    "primary_family": "ipv4",
+    "families": ["ipv4", "ipv6"],
+    "pod_cidrs": ["10.42.0.0/16", "fd45:a71:55a6:1:2:2::/96"],
+    "service_cidrs": ["10.43.0.0/16", "fd45:a71:55a6:1:2:1::/116"],
+    "nodes": {"k3s-server": {"ipv4": "192.168.0.15", "ipv6": "fd45:a71:55a6:1::15", "node_ip": "192.168.0.15,fd45:a71:55a6:1::15"}},
+    "calico": {"version": "3.15.1", "ipv4_pool_cidr": "10.42.0.0/16", "ipv6_pool_cidr": "fd45:a71:55a6:1:2:2::/96"},
+}
+
+# What the verify.yml node listing (custom-columns, every InternalIP joined by commas)
+# prints for the article's two nodes once kubelet has node-ip for both families.
+DUAL_NODES = """\
+NAME     INTERNAL-IP
+master   192.168.1.11,2001:db8::11
+worker   192.168.1.12,2001:db8::12
+"""
+
+
+def by_subject(results):
+    return {r["subject"]: r for r in results}
+
+
+class TestParseTable:
+    def test_wide_node_listing_keeps_cells_with_spaces(self):
+        rows = cc.parse_table(fixture("kubeadm_nodes_wide.txt"))
+        assert [r["NAME"] for r in rows] == ["master", "worker"]
+        assert rows[0]["OS-IMAGE"] == "Ubuntu 18.04.4 LTS"
+        assert rows[0]["INTERNAL-IP"] == "192.168.1.11"
+        assert rows[1]["ROLES"] == "", "<none> becomes an empty cell"
+        assert rows[0]["EXTERNAL-IP"] == ""
+
+    def test_headers_with_spaces_are_one_column(self):
+        rows = cc.parse_table(fixture("kubeadm_pods_all_wide.txt"))
+        assert len(rows) == 11
+        assert "NOMINATED NODE" in rows[0] and "READINESS GATES" in rows[0]
+        assert rows[0]["NODE"] == "master"
+
+    def test_a_row_with_an_empty_cell_goes_by_column_position(self):
+        text = "NAME     CIDR            AGE\npool-a                   39m\n"
+        assert cc.parse_table(text) == [{"NAME": "pool-a", "CIDR": "", "AGE": "39m"}]
+
+    def test_empty_output_has_no_rows(self):
+        assert cc.parse_table("") == []
+        assert cc.parse_table(None) == []
+
+    def test_indented_first_line_is_refused(self):
+        with pytest.raises(cc.ClusterCheckError, match="not a table header"):
+            cc.parse_table("   10.0.0.1   x\n")
+
+
+class TestNodeAddresses:
+    def test_kubeadm_article_nodes_fail_because_node_ip_is_missing(self):
+        # The article's nodes show their IPv4 InternalIP only: kubelet ran without node-ip.
+        results = cc.check_node_addresses(KUBEADM_PLAN, fixture("kubeadm_nodes_wide.txt"))
+        assert [r["status"] for r in results] == [cc.FAIL, cc.FAIL]
+        master = by_subject(results)["master"]
+        assert "node-ip is missing the IPv6 address" in master["detail"]
+        assert "set node-ip to 192.168.1.11,2001:db8::11" in master["detail"]
+        assert "192.168.1.11 only" in master["detail"]
+        assert "set node-ip to 192.168.1.12,2001:db8::12" in by_subject(results)["worker"]["detail"]
+
+    def test_nodes_with_both_families_pass(self):
+        results = cc.check_node_addresses(KUBEADM_PLAN, DUAL_NODES)
+        assert by_subject(results) == {
+            "master": cc.result("node InternalIPs", "master", cc.PASS, "192.168.1.11, 2001:db8::11"),
+            "worker": cc.result("node InternalIPs", "worker", cc.PASS, "192.168.1.12, 2001:db8::12"),
+        }
+
+    def test_node_with_other_addresses_than_planned_fails(self):
+        text = DUAL_NODES.replace("2001:db8::12", "2001:db8::99")
+        worker = by_subject(cc.check_node_addresses(KUBEADM_PLAN, text))["worker"]
+        assert worker["status"] == cc.FAIL
+        assert "the plan says 192.168.1.12,2001:db8::12" in worker["detail"]
+
+    def test_planned_node_that_never_joined_fails(self):
+        text = "\n".join(DUAL_NODES.splitlines()[:2]) + "\n"
+        worker = by_subject(cc.check_node_addresses(KUBEADM_PLAN, text))["worker"]
+        assert worker["status"] == cc.FAIL
+        assert "has not joined" in worker["detail"]
+
+    def test_nodes_are_matched_by_address_when_names_differ(self):
+        text = DUAL_NODES.replace("master ", "node-a ").replace("worker ", "node-b ")
+        assert cc.match_nodes(KUBEADM_PLAN, cc.parse_node_addresses(text)) == {"master": "node-a", "worker": "node-b"}
+
+    def test_listing_without_internal_ip_column_is_refused(self):
+        with pytest.raises(cc.ClusterCheckError, match="no INTERNAL-IP column"):
+            cc.parse_node_addresses("NAME   AGE\nmaster 1d\n")
+
+
+class TestPodAddresses:
+    def test_article_pods_have_both_families(self):
+        # The custom-columns listing shows status.podIPs[0] and [1] of each httpd pod.
+        assert cc.check_pod_addresses(KUBEADM_PLAN, fixture("kubeadm_pods_custom_columns.txt")) == [
+            cc.result("pod addresses", "running pods", cc.PASS, "2 pods, each with IPv4 and IPv6")]
+
+    def test_addresses_of_the_wide_listing_are_read(self):
+        pods = cc.parse_pod_addresses(fixture("kubeadm_pods_all_wide.txt"))
+        coredns = [p for p in pods if p["name"] == "coredns-66bff467f8-55mqb"][0]
+        assert coredns == {"namespace": "kube-system", "name": "coredns-66bff467f8-55mqb", "node": "worker",
+                           "phase": "Running", "addresses": ["10.244.171.64"]}
+
+    def test_pods_showing_one_family_fail_and_are_named(self):
+        # -o wide prints only the first of status.podIPs, hence verify.yml lists them all.
+        [row] = cc.check_pod_addresses(KUBEADM_PLAN, fixture("kubeadm_pods_wide.txt"))
+        assert row["status"] == cc.FAIL
+        assert row["detail"].startswith("2 of 2: httpd-9bdf85554-n2f55 on worker has no IPv6 address (10.244.171.65)")
+
+    def test_pods_that_are_not_running_are_left_out(self):
+        text = ("NAMESPACE   NAME   NODE     STATUS      IPS\n"
+                "default     a      master   Running     10.244.0.5,fd00:1::5\n"
+                "default     b      worker   Pending     <none>\n"
+                "default     c      worker   Succeeded   <none>\n")
+        assert cc.check_pod_addresses(KUBEADM_PLAN, text)[0]["detail"] == "1 pods, each with IPv4 and IPv6"
+
+    def test_long_lists_of_bad_pods_are_cut(self):
+        text = "NAME   IPS\n" + "".join("p%d   10.244.0.%d\n" % (i, i) for i in range(8))
+        [row] = cc.check_pod_addresses(KUBEADM_PLAN, text, limit=5)
+        assert row["detail"].endswith("and 3 more")
+
+    def test_no_running_pod_fails(self):
+        assert cc.check_pod_addresses(KUBEADM_PLAN, "")[0]["status"] == cc.FAIL
+
+
+class TestCalico:
+    def test_k3s_article_has_a_pool_of_each_family(self):
+        results = cc.check_ip_pools(K3S_PLAN, fixture("k3s_ippools.txt"))
+        assert [(r["subject"], r["status"], r["detail"]) for r in results] == [
+            ("IPv4", cc.PASS, "default-ipv4-ippool"), ("IPv6", cc.PASS, "default-ipv6-ippool")]
+
+    def test_missing_ipv6_pool_fails_and_says_why(self):
+        text = "\n".join(fixture("k3s_ippools.txt").splitlines()[:2])
+        ipv6 = by_subject(cc.check_ip_pools(K3S_PLAN, text))["IPv6"]
+        assert ipv6["status"] == cc.FAIL
+        assert "IP6=autodetect" in ipv6["detail"]
+
+    def test_pool_with_another_cidr_than_planned_fails(self):
+        text = "NAME                  CIDR\ndefault-ipv4-ippool   10.42.0.0/16\ndefault-ipv6-ippool   fd45:a71:55a6:1:2:2::/112\n"
+        results = by_subject(cc.check_ip_pools(K3S_PLAN, text))
+        assert results["IPv4"]["status"] == cc.PASS
+        assert results["IPv6"]["status"] == cc.FAIL
+        assert "the plan's pool is fd45:a71:55a6:1:2:2::/96" in results["IPv6"]["detail"]
+
+    def test_kubeadm_article_nodes_hold_blocks_of_both_families(self):
+        results = by_subject(cc.check_ipam_blocks(KUBEADM_PLAN, fixture("kubeadm_ipamblocks.txt"), ["master", "worker"]))
+        assert results["master"] == cc.result("Calico IPAM blocks", "master", cc.PASS,
+                                              "10.244.219.64/26, fd00:1:0:db4d:f2f2:402d:3b99:a180/122")
+        assert results["worker"]["status"] == cc.PASS
+
+    def test_node_without_ipv6_block_fails(self):
+        text = "\n".join(line for line in fixture("kubeadm_ipamblocks.txt").splitlines() if "ab7e" not in line)
+        worker = by_subject(cc.check_ipam_blocks(KUBEADM_PLAN, text, ["master", "worker"]))["worker"]
+        assert worker["status"] == cc.FAIL
+        assert worker["detail"].startswith("no IPv6 block")
+
+    def test_block_outside_the_pool_fails(self):
+        plan = copy.deepcopy(KUBEADM_PLAN)
+        plan["pod_cidrs"] = ["10.244.0.0/16", "fd00:2::/48"]
+        master = by_subject(cc.check_ipam_blocks(plan, fixture("kubeadm_ipamblocks.txt"), ["master"]))["master"]
+        assert "outside the pool fd00:2::/48" in master["detail"]
+
+
+class TestRoutes:
+    def test_article_routes_are_read(self):
+        routes = cc.parse_ip_routes(fixture("kubeadm_master_ip6_route.txt"))
+        assert routes[1] == {"type": "unicast", "dst": "fd00:1:0:ab7e:b4b6:dc9b:3ca1:a780/122", "via": "2001:db8::12",
+                             "dev": "ens32", "proto": "bird"}
+        assert routes[4]["type"] == "blackhole"
+        assert routes[2]["dst"] == "fd00:1:0:db4d:f2f2:402d:3b99:a180/128", "a host route without length is a /128"
+        assert routes[-1]["dst"] == "default" and routes[-1]["via"] == "2001:db8::1"
+
+    @pytest.mark.parametrize("node, routes, via", [
+        ("master", "kubeadm_master_ip6_route.txt", "fd00:1:0:ab7e:b4b6:dc9b:3ca1:a780/122 via 2001:db8::12"),
+        ("worker", "kubeadm_worker_ip6_route.txt", "fd00:1:0:db4d:f2f2:402d:3b99:a180/122 via 2001:db8::11"),
+    ])
+    def test_each_article_node_routes_the_other_nodes_block(self, node, routes, via):
+        assert cc.check_ipv6_routes(node, fixture(routes), fixture("kubeadm_ipamblocks.txt")) == cc.result(
+            "IPv6 routes to pod blocks", node, cc.PASS, via)
+
+    def test_missing_route_fails(self):
+        routes = "\n".join(line for line in fixture("kubeadm_master_ip6_route.txt").splitlines() if "bird" not in line)
+        row = cc.check_ipv6_routes("master", routes, fixture("kubeadm_ipamblocks.txt"))
+        assert row["status"] == cc.FAIL
+        assert "no route to fd00:1:0:ab7e:b4b6:dc9b:3ca1:a780/122 (worker)" in row["detail"]
+
+    def test_a_blackhole_for_another_nodes_block_is_no_route(self):
+        # The worker's own blackhole route, seen on the master, would drop the traffic.
+        routes = "blackhole fd00:1:0:ab7e:b4b6:dc9b:3ca1:a780/122 dev lo proto bird metric 1024 error -22 pref medium\n"
+        assert cc.check_ipv6_routes("master", routes, fixture("kubeadm_ipamblocks.txt"))["status"] == cc.FAIL
+
+    def test_single_node_is_skipped(self):
+        blocks = "\n".join(line for line in fixture("kubeadm_ipamblocks.txt").splitlines() if "worker" not in line)
+        assert cc.check_ipv6_routes("master", fixture("kubeadm_master_ip6_route.txt"), blocks)["status"] == cc.SKIP
+
+    def test_unreadable_route_is_refused(self):
+        with pytest.raises(cc.ClusterCheckError, match="does not start with a destination"):
+            cc.parse_ip_routes("Error: ipv6 is disabled\n")
+
+
+class TestIptables:
+    def test_article_nat_table_after_the_service(self):
+        chains = cc.parse_iptables_listing(fixture("kubeadm_ip6tables_nat_service.txt"))
+        assert len(chains) == 18
+        assert chains["KUBE-SERVICES"][0] == {
+            "target": "KUBE-MARK-MASQ", "prot": "tcp", "source": "!fd00:1::/48", "destination": "fd00::9bc",
+            "extra": "/* default/httpd: cluster IP */ tcp dpt:80"}
+        dnat = chains["KUBE-SEP-JYKFFQKKRMMGYAWD"][1]
+        assert dnat["target"] == "DNAT" and dnat["extra"].endswith("to:[fd00:1:0:ab7e:b4b6:dc9b:3ca1:a781]:80")
+        assert chains["KUBE-PROXY-CANARY"] == []
+
+    def test_article_nodes_masquerade_pod_ipv6_traffic(self):
+        assert cc.check_nat_outgoing("master", fixture("kubeadm_ip6tables_nat.txt"))["status"] == cc.PASS
+
+    def test_without_nat_outgoing_the_row_is_informational(self):
+        text = fixture("kubeadm_ip6tables_nat.txt").split("Chain cali-nat-outgoing")[0]
+        assert cc.check_nat_outgoing("master", text)["status"] == cc.SKIP
+
+    def test_ipv4_listing_opt_column_is_skipped(self):
+        text = ("Chain cali-nat-outgoing (1 references)\ntarget     prot opt source               destination\n"
+                "MASQUERADE  all  --  0.0.0.0/0            0.0.0.0/0            /* cali:x */\n")
+        rule = cc.parse_iptables_listing(text)["cali-nat-outgoing"][0]
+        assert (rule["source"], rule["destination"]) == ("0.0.0.0/0", "0.0.0.0/0")
+
+    def test_rule_before_any_chain_is_refused(self):
+        with pytest.raises(cc.ClusterCheckError, match="before any 'Chain' line"):
+            cc.parse_iptables_listing("MASQUERADE  all  ::/0  ::/0\n")
+
+
+class TestPingAndService:
+    @pytest.mark.parametrize("name", ["kubeadm_ping6_pod_to_pod.txt", "kubeadm_ping6_node_to_pod.txt", "kubeadm_ping6_pod_to_node.txt"])
+    def test_iputils_summary(self, name):
+        assert cc.parse_ping(fixture(name)) == {"transmitted": 4, "received": 4}
+
+    def test_busybox_replies_without_summary_are_counted(self):
+        assert cc.parse_ping(fixture("k3s_ping_ipv6_outside.txt")) == {"transmitted": -1, "received": 2}
+
+    def test_busybox_summary(self):
+        text = "--- fd00:1::5 ping statistics ---\n3 packets transmitted, 0 packets received, 100% packet loss\n"
+        assert cc.parse_ping(text) == {"transmitted": 3, "received": 0}
+
+    def test_traefik_cluster_ips_of_the_k3s_article(self):
+        ips = cc.parse_cluster_ips(fixture("k3s_traefik_cluster_ips.txt"))
+        assert ips == ["10.43.206.211", "fd45:a71:55a6:1:2:1:0:db1"]
+        assert cc.check_service(K3S_PLAN, "kube-system/traefik", ips) == cc.result(
+            "Service clusterIPs", "kube-system/traefik", cc.PASS, "10.43.206.211, fd45:a71:55a6:1:2:1:0:db1")
+
+    def test_kubeadm_article_service_has_one_family_only(self):
+        # spec.ipFamily: IPv6 of Kubernetes 1.18 gave the httpd Service one clusterIP.
+        rows = {r["NAME"]: r for r in cc.parse_table(fixture("kubeadm_services_wide.txt"))}
+        row = cc.check_service(KUBEADM_PLAN, "httpd", cc.split_addresses(rows["httpd"]["CLUSTER-IP"]))
+        assert row["status"] == cc.FAIL
+        assert row["detail"].startswith("clusterIPs fd00::9bc: no IPv4 address")
+
+    def test_cluster_ip_outside_the_service_cidr_fails(self):
+        row = cc.check_service(K3S_PLAN, "x", ["10.44.0.1", "fd45:a71:55a6:1:2:1:0:db1"])
+        assert "10.44.0.1 outside the Service CIDRs" in row["detail"]
+
+    def test_broken_json_is_refused(self):
+        with pytest.raises(cc.ClusterCheckError, match="not a JSON list"):
+            cc.parse_cluster_ips('["10.43.206.211",')
+
+    def test_http_answers(self):
+        answers = [
+            {"item": {"address": "10.43.206.211", "url": "http://10.43.206.211:80/"}, "status": 200},
+            {"item": {"address": "fd45:a71:55a6:1:2:1:0:db1", "url": "http://[fd45:a71:55a6:1:2:1:0:db1]:80/"}, "status": -1,
+             "msg": "Status code was -1 and not [200]: Request failed: <urlopen error timed out>"},
+        ]
+        rows = cc.check_http(answers)
+        assert rows[0] == cc.result("Service answers", "IPv4 10.43.206.211", cc.PASS, "HTTP 200")
+        assert rows[1]["status"] == cc.FAIL and "timed out" in rows[1]["detail"]
+
+
+TEST_PODS = """\
+NAMESPACE          NAME                     NODE     STATUS    IPS
+dualstack-verify   dualstack-verify-w8d2k   worker   Running   10.244.171.65,fd00:1:0:ab7e:b4b6:dc9b:3ca1:a781
+dualstack-verify   dualstack-verify-z7q4x   master   Running   10.244.219.66,fd00:1:0:db4d:f2f2:402d:3b99:a182
+"""
+
+
+class TestProbes:
+    def test_pods_ping_the_next_node_and_nodes_ping_a_pod_elsewhere(self):
+        probes = cc.verify_probes(KUBEADM_PLAN, DUAL_NODES, TEST_PODS, outside="2001:4860:4860::8888",
+                                  service='["10.96.12.7","fd00::9bc"]')
+        pod_to_pod = [p for p in probes["pod_pings"] if p["check"] == "pod to pod IPv6"]
+        assert [(p["pod"], p["target"]) for p in pod_to_pod] == [
+            ("dualstack-verify-z7q4x", "fd00:1:0:ab7e:b4b6:dc9b:3ca1:a781"),
+            ("dualstack-verify-w8d2k", "fd00:1:0:db4d:f2f2:402d:3b99:a182")]
+        assert [p["target"] for p in probes["node_pings"]["master"]] == ["fd00:1:0:ab7e:b4b6:dc9b:3ca1:a781", "2001:4860:4860::8888"]
+        assert probes["node_pings"]["worker"][0]["target_label"] == "dualstack-verify-z7q4x on master"
+        assert [p["node"] for p in probes["pod_pings"] if p["check"] == "pod to outside IPv6"] == ["master", "worker"]
+        assert probes["http"] == [{"address": "10.96.12.7", "url": "http://10.96.12.7:80/"},
+                                  {"address": "fd00::9bc", "url": "http://[fd00::9bc]:80/"}]
+
+    def test_single_node_has_no_cross_node_probes(self):
+        one = "\n".join(TEST_PODS.splitlines()[:2])
+        probes = cc.verify_probes(KUBEADM_PLAN, DUAL_NODES, one)
+        assert probes["pod_pings"] == []
+        assert probes["node_pings"]["master"][0]["target_label"] == "dualstack-verify-w8d2k on worker"
+        assert probes["node_pings"]["worker"] == []
+        assert probes["http"] == []
+
+    def test_pod_to_outside_is_skipped_where_the_node_cannot_reach_it(self):
+        ok = fixture("kubeadm_ping6_pod_to_node.txt")
+        lost = "3 packets transmitted, 0 received, 100% packet loss, time 2030ms\n"
+        answers = [
+            {"item": {"check": "pod to outside IPv6", "source": "p1 on master", "node": "master", "target": "2001:4860:4860::8888"},
+             "stdout": lost, "rc": 1},
+            {"item": {"check": "pod to outside IPv6", "source": "p2 on worker", "node": "worker", "target": "2001:4860:4860::8888"},
+             "stdout": lost, "rc": 1},
+            {"item": {"check": "node to outside IPv6", "source": "master", "node": "master", "target": "2001:4860:4860::8888"},
+             "stdout": ok, "rc": 0},
+            {"item": {"check": "node to outside IPv6", "source": "worker", "node": "worker", "target": "2001:4860:4860::8888"},
+             "stdout": "", "stderr": "ping: connect: Network is unreachable", "rc": 2},
+        ]
+        rows = {(r["check"], r["subject"]): r for r in cc.check_pings(answers)}
+        assert rows[("pod to outside IPv6", "p1 on master")]["status"] == cc.FAIL
+        assert rows[("pod to outside IPv6", "p2 on worker")]["status"] == cc.SKIP
+        assert rows[("node to outside IPv6", "master")]["status"] == cc.PASS
+        worker = rows[("node to outside IPv6", "worker")]
+        assert worker["status"] == cc.SKIP and "Network is unreachable" in worker["detail"]
+
+
+class TestReport:
+    def test_article_cluster_with_node_ip_set(self):
+        pong = fixture("kubeadm_ping6_pod_to_pod.txt")
+        probes = cc.verify_probes(KUBEADM_PLAN, DUAL_NODES, TEST_PODS, service='["10.96.12.7","fd00::9bc"]')
+        report = cc.verify_report(
+            KUBEADM_PLAN,
+            nodes=DUAL_NODES,
+            pods=fixture("kubeadm_pods_custom_columns.txt"),
+            ippools="NAME                  CIDR\ndefault-ipv4-ippool   10.244.0.0/16\ndefault-ipv6-ippool   fd00:1::/48\n",
+            ipamblocks=fixture("kubeadm_ipamblocks.txt"),
+            service={"name": "dualstack-verify/dualstack-verify", "cluster_ips": '["10.96.12.7","fd00::9bc"]'},
+            http=[{"item": h, "status": 200} for h in probes["http"]],
+            node_reports={
+                "master": {"routes": fixture("kubeadm_master_ip6_route.txt"), "nat": fixture("kubeadm_ip6tables_nat.txt"),
+                           "pings": [{"item": p, "stdout": pong, "rc": 0} for p in probes["node_pings"]["master"]]},
+                "worker": {"routes": fixture("kubeadm_worker_ip6_route.txt"), "nat": fixture("kubeadm_ip6tables_nat.txt"),
+                           "pings": [{"item": p, "stdout": pong, "rc": 0} for p in probes["node_pings"]["worker"]]},
+            },
+            pod_pings=[{"item": p, "stdout": pong, "rc": 0} for p in probes["pod_pings"]],
+        )
+        assert (report["passed"], report["failed"], report["skipped"]) == (18, 0, 0)
+        lines = report["table"].splitlines()
+        assert lines[0].split() == ["CHECK", "SUBJECT", "RESULT", "DETAIL"]
+        assert lines[-1] == "18 passed, 0 failed, 0 skipped"
+        checks = {r["check"] for r in report["results"]}
+        assert checks == {"node InternalIPs", "pod addresses", "Calico IP pools", "Calico IPAM blocks", "IPv6 routes to pod blocks",
+                          "IPv6 NAT outgoing", "Service clusterIPs", "Service answers", "pod to pod IPv6", "node to pod IPv6"}
+
+    def test_article_as_printed_fails_on_node_ip(self):
+        report = cc.verify_report(KUBEADM_PLAN, nodes=fixture("kubeadm_nodes_wide.txt"), pods=fixture("kubeadm_pods_custom_columns.txt"),
+                                  ippools=fixture("k3s_ippools.txt"), ipamblocks=fixture("kubeadm_ipamblocks.txt"))
+        assert report["failed"] == 2
+        failed = [line for line in report["table"].splitlines() if " FAIL " in line]
+        assert len(failed) == 2 and all("node-ip is missing" in line for line in failed)
+        # 1.18 has no dual-stack Services: the row says so instead of failing.
+        assert [r["status"] for r in report["results"] if r["check"] == "Service clusterIPs"] == [cc.SKIP]
+
+    def test_table_columns_line_up(self):
+        table = cc.format_table([cc.result("a", "long subject", cc.PASS, "x"), cc.result("longer check", "s", cc.FAIL, "y z")])
+        lines = table.splitlines()
+        assert lines[1] == "a             long subject  PASS    x"
+        assert lines[2] == "longer check  s             FAIL    y z"
+        assert lines[3] == "1 passed, 1 failed, 0 skipped"
+
+    def test_plan_with_unknown_family_is_refused(self):
+        plan = dict(KUBEADM_PLAN, families=["ipv4", "ipx"])
+        with pytest.raises(cc.ClusterCheckError, match="address_plan.families"):
+            cc.check_pod_addresses(plan, fixture("kubeadm_pods_custom_columns.txt"))
+
+    def test_plan_without_version_is_refused_where_it_is_needed(self):
+        plan = dict(KUBEADM_PLAN, kubernetes_version="latest")
+        with pytest.raises(cc.ClusterCheckError, match="kubernetes_version"):
+            cc.verify_report(plan, nodes=DUAL_NODES)

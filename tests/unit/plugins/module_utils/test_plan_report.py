@@ -1,0 +1,227 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to the dualstack.kubernetes collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The address-plan report, the diagram and how they are written."""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import plan_report as pr
+
+# The kubeadm article's plan, as the address_plan role states it.
+KUBEADM_PLAN = {
+    "distribution": "kubeadm",
+    "kubernetes_version": "1.18.20",
+    "primary_family": "ipv4",
+    "families": ["ipv4", "ipv6"],
+    "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
+    "service_cidrs": ["10.96.0.0/12", "fd00::/108"],
+    "node_cidrs": ["192.168.1.0/24", "2001:db8::/64"],
+    "pod_subnet": "10.244.0.0/16,fd00:1::/48",
+    "service_subnet": "10.96.0.0/12,fd00::/108",
+    "node_mask": {"ipv4": 24, "ipv6": 64},
+    "node_cidr_allocation": True,
+    "nodes": {
+        "master": {"ipv4": "192.168.1.11", "ipv6": "2001:db8::11", "node_ip": "192.168.1.11,2001:db8::11"},
+        "worker": {"ipv4": "192.168.1.12", "ipv6": "2001:db8::12", "node_ip": "192.168.1.12,2001:db8::12"},
+    },
+    "api_service_ip": {"ipv4": "10.96.0.1", "ipv6": "fd00::1"},
+    "dns_service_ip": {"ipv4": "10.96.0.10", "ipv6": "fd00::a"},
+    "node_capacity": {"ipv4": 256, "ipv6": 65536},
+    "feature_gates": {"IPv6DualStack": True},
+    "calico": {"version": "3.15.1", "ipv4_pool_cidr": "10.244.0.0/16", "ipv6_pool_cidr": "fd00:1::/48",
+               "ipv4_block_size": 26, "ipv6_block_size": 122, "ipv6_encapsulation": "none"},
+    "warnings": [],
+}
+
+
+def ipv6_primary(plan):
+    """The article's closing variant: IPv6 first in every list."""
+    plan = copy.deepcopy(plan)
+    plan.update(primary_family="ipv6", families=["ipv6", "ipv4"], pod_cidrs=plan["pod_cidrs"][::-1],
+                service_cidrs=plan["service_cidrs"][::-1], pod_subnet="fd00:1::/48,10.244.0.0/16",
+                service_subnet="fd00::/108,10.96.0.0/12")
+    for node in plan["nodes"].values():
+        node["node_ip"] = "%s,%s" % (node["ipv6"], node["ipv4"])
+    return plan
+
+
+class TestMarkdown:
+    def test_kubeadm_article_networks(self):
+        text = pr.markdown(KUBEADM_PLAN)
+        assert text.startswith("# Address plan\n")
+        for line in [
+            "| Network | IPv4 | IPv6 |",
+            "| Pods (cluster CIDR) | 10.244.0.0/16 | fd00:1::/48 |",
+            "| Services | 10.96.0.0/12 | fd00::/108 |",
+            "| Nodes | 192.168.1.0/24 | 2001:db8::/64 |",
+            "| Node CIDR mask | /24 | /64 |",
+            "| Calico IP pool | 10.244.0.0/16 | fd00:1::/48 |",
+            "| Calico block size | /26 | /122 |",
+            "| IPv6 encapsulation | - | none |",
+            "| Pod CIDRs (kubeadm podSubnet, k3s cluster-cidr) | `10.244.0.0/16,fd00:1::/48` |",
+            "| Feature gates | IPv6DualStack=true |",
+        ]:
+            assert line in text.splitlines(), line
+
+    def test_kubeadm_article_nodes_with_node_ip_and_expected_blocks(self):
+        lines = pr.markdown(KUBEADM_PLAN).splitlines()
+        assert "| Node | IPv4 | IPv6 | node-ip | IPv4 pod block (expected) | IPv6 pod block (expected) |" in lines
+        assert "| master | 192.168.1.11 | 2001:db8::11 | `192.168.1.11,2001:db8::11` | 10.244.0.0/24 | fd00:1::/64 |" in lines
+        assert "| worker | 192.168.1.12 | 2001:db8::12 | `192.168.1.12,2001:db8::12` | 10.244.1.0/24 | fd00:1:0:1::/64 |" in lines
+
+    def test_kubeadm_article_service_addresses_and_capacity(self):
+        lines = pr.markdown(KUBEADM_PLAN).splitlines()
+        assert "| kubernetes.default (API server) | 10.96.0.1 | fd00::1 |" in lines
+        assert "| Cluster DNS | 10.96.0.10 | fd00::a |" in lines
+        assert "| Nodes the pod CIDR holds | 256 | 65536 |" in lines
+        assert "| Addresses per node block | 256 | 2^64 |" in lines
+        assert "| Service addresses | 1048576 | 65536 (of 1048576: the allocator uses at most 65536) |" in lines
+
+    def test_warnings_are_listed(self):
+        assert pr.markdown(KUBEADM_PLAN).rstrip().endswith("## Warnings\n\nNone.")
+        plan = dict(KUBEADM_PLAN, warnings=["fd00::/8 literals: use a random ULA prefix", "a | b"])
+        text = pr.markdown(plan)
+        assert "- fd00::/8 literals: use a random ULA prefix\n" in text
+        assert "- a | b\n" in text
+
+    def test_ipv6_primary_puts_ipv6_first(self):
+        lines = pr.markdown(ipv6_primary(KUBEADM_PLAN)).splitlines()
+        assert "| Primary family | IPv6 |" in lines
+        assert "| Pods (cluster CIDR) | fd00:1::/48 | 10.244.0.0/16 |" in lines
+        assert "| master | 2001:db8::11 | 192.168.1.11 | `2001:db8::11,192.168.1.11` | fd00:1::/64 | 10.244.0.0/24 |" in lines
+
+    def test_without_node_cidr_allocation_there_are_no_blocks(self):
+        plan = dict(KUBEADM_PLAN, node_cidr_allocation=False)
+        text = pr.markdown(plan)
+        assert "(expected)" not in text
+        assert "| Node CIDR allocation | off: Calico IPAM alone hands out pod addresses |" in text.splitlines()
+
+    def test_missing_key_is_named(self):
+        plan = dict(KUBEADM_PLAN)
+        del plan["pod_cidrs"]
+        with pytest.raises(pr.PlanReportError, match="address_plan.pod_cidrs is missing"):
+            pr.markdown(plan)
+
+
+class TestExpectedBlocks:
+    def test_kubeadm_article(self):
+        assert pr.expected_node_blocks(KUBEADM_PLAN) == {
+            "master": {"ipv4": "10.244.0.0/24", "ipv6": "fd00:1::/64"},
+            "worker": {"ipv4": "10.244.1.0/24", "ipv6": "fd00:1:0:1::/64"},
+        }
+
+    def test_pod_cidr_that_holds_one_node(self):
+        # The k3s article's /96 with node mask 96 has a block for the first node only.
+        plan = dict(KUBEADM_PLAN, pod_cidrs=["10.42.0.0/16", "fd45:a71:55a6:1:2:2::/96"], node_mask={"ipv4": 24, "ipv6": 96})
+        blocks = pr.expected_node_blocks(plan)
+        assert blocks["master"]["ipv6"] == "fd45:a71:55a6:1:2:2::/96"
+        assert blocks["worker"]["ipv6"] is None
+        assert "| worker | 192.168.1.12 | 2001:db8::12 | `192.168.1.12,2001:db8::12` | 10.42.1.0/24 | none left |" \
+            in pr.markdown(plan).splitlines()
+
+    def test_mask_shorter_than_the_pod_cidr_is_refused(self):
+        plan = dict(KUBEADM_PLAN, node_mask={"ipv4": 12, "ipv6": 64})
+        with pytest.raises(pr.PlanReportError, match=r"node_mask.ipv4: 12 does not fit the pod CIDR 10.244.0.0/16"):
+            pr.expected_node_blocks(plan)
+
+
+def svg_texts(svg: str):
+    root = ET.fromstring(svg.encode("utf-8"))
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return root, [el.text for el in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+class TestSvg:
+    def test_kubeadm_article_diagram_is_xml_with_every_network_and_node(self):
+        root, texts = svg_texts(pr.svg(KUBEADM_PLAN))
+        body = "\n".join(texts)
+        for value in ["10.244.0.0/16", "fd00:1::/48", "10.96.0.0/12", "fd00::/108", "192.168.1.0/24", "2001:db8::/64",
+                      "master", "worker", "192.168.1.11", "2001:db8::11", "192.168.1.12", "2001:db8::12",
+                      "10.244.0.0/24", "10.244.1.0/24", "fd00:1::/64", "fd00:1:0:1::/64", "10.96.0.1", "fd00::a"]:
+            assert value in body, value
+        assert texts.count("pod block (expected)") == 2
+        assert "expected, not promised" in body
+        assert int(root.get("width")) > 0 and int(root.get("height")) > 0
+
+    def test_many_nodes_wrap_into_rows_inside_the_picture(self):
+        plan = copy.deepcopy(KUBEADM_PLAN)
+        plan["nodes"] = {"node-%d" % i: {"ipv4": "192.168.1.%d" % (10 + i), "ipv6": "2001:db8::%x" % (16 + i),
+                                         "node_ip": "192.168.1.%d,2001:db8::%x" % (10 + i, 16 + i)} for i in range(6)}
+        root, texts = svg_texts(pr.svg(plan))
+        width, height = float(root.get("width")), float(root.get("height"))
+        for rect in root.iter("{http://www.w3.org/2000/svg}rect"):
+            if rect.get("width", "").endswith("%"):
+                continue
+            assert float(rect.get("x")) + float(rect.get("width")) <= width
+            assert float(rect.get("y")) + float(rect.get("height")) <= height
+        assert [t for t in texts if t in plan["nodes"]] == list(plan["nodes"])
+
+    def test_names_are_escaped(self):
+        plan = copy.deepcopy(KUBEADM_PLAN)
+        plan["nodes"] = {"a<&>b": plan["nodes"]["master"]}
+        _, texts = svg_texts(pr.svg(plan))
+        assert "a<&>b" in texts
+
+    def test_no_allocation_note(self):
+        _, texts = svg_texts(pr.svg(dict(KUBEADM_PLAN, node_cidr_allocation=False)))
+        assert "pod block (expected)" not in texts
+        assert any("Node CIDR allocation is off" in t for t in texts)
+
+
+class TestWriteFiles:
+    def test_write_then_nothing_to_do(self, tmp_path):
+        dest = str(tmp_path / "render")
+        files = pr.render(KUBEADM_PLAN)
+        first = pr.write_files(dest, files)
+        assert first["changed"] is True
+        assert sorted(first["written"]) == sorted(os.path.join(dest, n) for n in (pr.MARKDOWN_NAME, pr.SVG_NAME))
+        for name, content in files.items():
+            path = os.path.join(dest, name)
+            with open(path, "rb") as handle:
+                assert handle.read() == content
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+        second = pr.write_files(dest, pr.render(KUBEADM_PLAN))
+        assert second["changed"] is False and second["written"] == [] and second["diff"] == []
+        assert sorted(os.listdir(dest)) == [pr.MARKDOWN_NAME, pr.SVG_NAME], "no temporary file is left behind"
+
+    def test_check_mode_reports_without_writing(self, tmp_path):
+        dest = str(tmp_path / "render")
+        outcome = pr.write_files(dest, pr.render(KUBEADM_PLAN), check_mode=True)
+        assert outcome["changed"] is True and len(outcome["written"]) == 2
+        assert not os.path.exists(dest)
+
+    def test_only_what_differs_is_written_with_its_diff(self, tmp_path):
+        dest = str(tmp_path)
+        pr.write_files(dest, pr.render(KUBEADM_PLAN))
+        plan = dict(KUBEADM_PLAN, warnings=["one warning"])
+        check = pr.write_files(dest, pr.render(plan), check_mode=True)
+        real = pr.write_files(dest, pr.render(plan))
+        assert check["written"] == real["written"] == [os.path.join(dest, pr.MARKDOWN_NAME)]
+        [diff] = real["diff"]
+        assert "None." in diff["before"] and "- one warning" in diff["after"]
+        assert diff["before_header"] == os.path.join(dest, pr.MARKDOWN_NAME)
+
+    def test_mode_drift_is_repaired(self, tmp_path):
+        dest = str(tmp_path)
+        pr.write_files(dest, pr.render(KUBEADM_PLAN))
+        os.chmod(os.path.join(dest, pr.SVG_NAME), 0o600)
+        assert pr.write_files(dest, pr.render(KUBEADM_PLAN))["written"] == [os.path.join(dest, pr.SVG_NAME)]
+        assert stat.S_IMODE(os.stat(os.path.join(dest, pr.SVG_NAME)).st_mode) == 0o644
+
+    def test_dest_that_is_a_file_is_refused(self, tmp_path):
+        target = tmp_path / "file"
+        target.write_text("x")
+        with pytest.raises(pr.PlanReportError, match="is not a directory"):
+            pr.write_files(str(target), pr.render(KUBEADM_PLAN))
+        assert target.read_text() == "x"
+
+    def test_png_without_the_program_names_the_package(self):
+        with pytest.raises(pr.PlanReportError, match="librsvg2-bin"):
+            pr.svg_to_png(b"<svg/>", program="rsvg-convert-that-is-not-installed")
