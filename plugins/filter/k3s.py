@@ -43,6 +43,15 @@ def k3s_env_file(token: Any, option: str = "k3s_server_token") -> str:
     return k3s_config.env_file(token, option)
 
 
+def k3s_token_error(token: Any, option: str = "k3s_server_token") -> str:
+    """What is wrong with a token, or '' when it is usable; never the token itself."""
+    try:
+        k3s_config.env_file(token, option)
+    except k3s_config.K3sConfigError as exc:
+        return str(exc)
+    return ""
+
+
 @_filter
 def k3s_kubeconfig(text: str, address: str, port: int = 6443) -> str:
     return k3s_config.kubeconfig_for(text, address, port)
@@ -70,6 +79,7 @@ class FilterModule:
             "k3s_node_config": k3s_node_config,
             "k3s_config_yaml": k3s_config_yaml,
             "k3s_env_file": k3s_env_file,
+            "k3s_token_error": k3s_token_error,
             "k3s_kubeconfig": k3s_kubeconfig,
             "k3s_upgrade_plans": k3s_upgrade_plans,
             "k3s_check_capacity": k3s_check_capacity,

@@ -45,3 +45,9 @@ def test_text_filters():
     assert FILTERS["k3s_release_tag"]("1.31.2") == "v1.31.2+k3s1"
     assert FILTERS["k3s_upgrade_plans"]("v1.31.2+k3s1")[0]["kind"] == "Plan"
     assert "https://[fd00::1]:6443" in FILTERS["k3s_kubeconfig"]("    server: https://127.0.0.1:6443\n", "fd00::1")
+
+
+def test_token_error_names_the_option_and_hides_the_token():
+    assert FILTERS["k3s_token_error"]("good-token") == ""
+    message = FILTERS["k3s_token_error"]("bad token", "k3s_agent_token")
+    assert "k3s_agent_token" in message and "bad token" not in message
