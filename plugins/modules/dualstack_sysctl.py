@@ -144,7 +144,7 @@ file:
   returned: always
   type: str
   sample: /etc/sysctl.d/90-dualstack-kubernetes.conf
-values:
+settings:
   description: Every key the module manages and its value, in the order written to the file.
   returned: always
   type: dict
@@ -223,7 +223,7 @@ def run(module: AnsibleModule) -> dict:
         "changed": plan.changed,
         "changed_keys": plan.changed_keys,
         "file": plan.file.path,
-        "values": {key_name(path): value for path, value in plan.wanted.items()},
+        "settings": {key_name(path): value for path, value in plan.wanted.items()},
         "conflicts": [c.as_dict(action) for c in plan.conflicts],
         "accept_ra_interfaces": plan.accept_ra_interfaces,
         "files_changed": written,
