@@ -30,7 +30,7 @@ description:
   - Fails, writing nothing, on a file that is not a Calico manifest or lacks a part it must change.
   - Needs only the Python 3 standard library where it runs.
 author:
-  - dualstack.kubernetes contributors
+  - dualstack.kubernetes contributors (@dualstack-kubernetes)
 options:
   src:
     description:

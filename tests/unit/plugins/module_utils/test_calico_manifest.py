@@ -294,8 +294,10 @@ def test_other_indentation_quoting_and_key_order():
     assert "                            key: v6_nat" in removed
     assert '                    value: "true"' in added
     # The one-line JSON object grows on its line.
-    assert '        {"plugins": [{"type": "calico", "ipam": {"type": "calico-ipam", '
-    '"assign_ipv4": "true", "assign_ipv6": "true"}}]}' in added
+    assert (
+        '        {"plugins": [{"type": "calico", "ipam": {"type": "calico-ipam", '
+        '"assign_ipv4": "true", "assign_ipv6": "true"}}]}'
+    ) in added
     env = env_of(result.text)
     assert env["FELIX_IPV6SUPPORT"] == "true"
     assert env["CALICO_IPV6POOL_NAT_OUTGOING"] == "true"
