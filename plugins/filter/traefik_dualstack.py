@@ -37,8 +37,8 @@ def k3s_servicelb_dual_stack(k3s_version):
     return td.servicelb_handles_dual_stack(k3s_version)
 
 
-def traefik_load_balancer(k3s_version, requested="auto"):
-    return td.choose_load_balancer(k3s_version, requested)
+def traefik_load_balancer(k3s_version, requested="auto", servicelb_disabled=False):
+    return td.choose_load_balancer(k3s_version, requested, bool(servicelb_disabled))
 
 
 def traefik_ip_families(families, policy="RequireDualStack"):

@@ -131,18 +131,28 @@ def servicelb_handles_dual_stack(k3s_version: str) -> bool:
     return True
 
 
-def choose_load_balancer(k3s_version: str, requested: str = "auto") -> str:
-    """"servicelb" (k3s's own) or "klipper_dualstack_lb" (ServiceLB disabled, the module's DaemonSet)."""
+def choose_load_balancer(k3s_version: str, requested: str = "auto", servicelb_disabled: bool = False) -> str:
+    """"servicelb" (k3s's own) or "klipper_dualstack_lb" (ServiceLB off, the module's DaemonSet).
+
+    auto picks ServiceLB where it serves both families, unless k3s runs with servicelb
+    disabled: then the user has replaced it and the DaemonSet takes its place.
+    """
     if requested not in LOAD_BALANCERS:
         raise TraefikDualstackError("traefik_dualstack_load_balancer is %r; it must be one of %s"
                                     % (requested, ", ".join(LOAD_BALANCERS)))
     capable = servicelb_handles_dual_stack(k3s_version)
-    if requested == "servicelb" and not capable:
-        raise TraefikDualstackError(
-            "traefik_dualstack_load_balancer is servicelb, but the ServiceLB of k3s %s serves one family only "
-            "(dual-stack from v1.21.7 and v1.22.3): use auto or klipper_dualstack_lb, or a newer k3s" % k3s_version)
+    if requested == "servicelb":
+        if not capable:
+            raise TraefikDualstackError(
+                "traefik_dualstack_load_balancer is servicelb, but the ServiceLB of k3s %s serves one family only "
+                "(dual-stack from v1.21.7 and v1.22.3): use auto or klipper_dualstack_lb, or a newer k3s"
+                % k3s_version)
+        if servicelb_disabled:
+            raise TraefikDualstackError(
+                "traefik_dualstack_load_balancer is servicelb, but k3s runs with servicelb disabled: remove "
+                "servicelb from k3s_server_disable, or use auto or klipper_dualstack_lb")
     if requested == "auto":
-        return "servicelb" if capable else "klipper_dualstack_lb"
+        return "servicelb" if capable and not servicelb_disabled else "klipper_dualstack_lb"
     return requested
 
 

@@ -102,6 +102,12 @@ def test_choose_load_balancer(k3s, requested, chosen):
     assert td.choose_load_balancer(k3s, requested) == chosen
 
 
+def test_servicelb_disabled_in_k3s_means_the_user_replaced_it():
+    assert td.choose_load_balancer("v1.31.2+k3s1", "auto", servicelb_disabled=True) == "klipper_dualstack_lb"
+    with pytest.raises(td.TraefikDualstackError, match="runs with servicelb disabled"):
+        td.choose_load_balancer("v1.31.2+k3s1", "servicelb", servicelb_disabled=True)
+
+
 def test_servicelb_on_a_single_family_k3s_is_refused():
     with pytest.raises(td.TraefikDualstackError, match="serves one family only"):
         td.choose_load_balancer("v1.21.4+k3s1", "servicelb")
