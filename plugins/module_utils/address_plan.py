@@ -193,7 +193,7 @@ def parse_address(option: str, value: t.Any, family: str, reason: str = "") -> I
             f"Set the node's {label} address, e.g. {example}"))
     text = str(value).strip()
     if "/" in text:
-        raise ProblemFound(Problem(option, text, "is a CIDR, not an address", f"Give the address alone: {text.split('/')[0]}"))
+        raise ProblemFound(Problem(option, text, "is a CIDR, not an address", f"Give the address alone: {text.split('/', maxsplit=1)[0]}"))
     if not _ADDRESS_FORM.match(text):
         raise ProblemFound(Problem(option, text, f"is not an {label} address", f"Write it like {example}"))
     try:
@@ -247,7 +247,8 @@ def parse_cidr_list(option: str, values: t.Any, problems: t.List[Problem],
                 f"Keep one {FAMILY_LABEL[family]} CIDR, e.g. {networks[0]}"))
         else:
             result[family] = networks[0]
-    if require_both and len(values) == len([v for v in seen.values() for _ in v]):
+    # A value that did not parse is reported already; its family is not "missing" too.
+    if require_both and len(values) == sum(len(networks) for networks in seen.values()):
         for family in FAMILIES:
             if family not in seen:
                 problems.append(Problem(

@@ -159,7 +159,7 @@ seealso:
   - plugin: dualstack.kubernetes.ula_prefix
     plugin_type: filter
 author:
-  - dualstack.kubernetes contributors
+  - dualstack.kubernetes contributors (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -48,8 +48,8 @@ K3S_ARTICLE: t.Dict[str, t.Any] = {
 }
 
 
-def plan_with(base: t.Mapping[str, t.Any] = KUBEADM_ARTICLE, **changes: t.Any) -> t.Dict[str, t.Any]:
-    params = copy.deepcopy(dict(base))
+def plan_with(base: t.Optional[t.Mapping[str, t.Any]] = None, **changes: t.Any) -> t.Dict[str, t.Any]:
+    params = copy.deepcopy(dict(KUBEADM_ARTICLE if base is None else base))
     params.update(changes)
     return params
 
@@ -440,8 +440,8 @@ def test_node_address_inside_the_pod_or_service_network_is_refused():
 
 
 def test_nodes_sharing_an_address_or_a_name_are_refused():
-    problems = refused(plan_with(nodes=[node(), node(name="worker", ipv6="2001:db8::12"), node(ipv4="192.168.1.13",
-                                                                                                 ipv6="2001:db8::13")]))
+    problems = refused(plan_with(nodes=[
+        node(), node(name="worker", ipv6="2001:db8::12"), node(ipv4="192.168.1.13", ipv6="2001:db8::13")]))
     assert [(p.option, p.rule) for p in problems] == [
         ("nodes[1].ipv4 (worker)", "is also the address of master"),
         ("nodes[2].name", "is also the name of nodes[0]"),
@@ -594,6 +594,6 @@ def test_seeded_ula_prefix_is_stable_and_random_one_is_not():
     assert first != ap.ula_prefix("prod-cluster-2")
     network = ipaddress.ip_network(first)
     assert network.prefixlen == 48 and network.subnet_of(ipaddress.ip_network("fd00::/8"))
-    randoms = {ap.ula_prefix() for _ in range(8)}
+    randoms = {ap.ula_prefix() for attempt in range(8)}
     assert len(randoms) == 8
     assert all(ipaddress.ip_network(p).subnet_of(ipaddress.ip_network("fd00::/8")) for p in randoms)
