@@ -537,9 +537,12 @@ def _ping_result(answer: t.Mapping[str, t.Any]) -> t.Tuple[t.Mapping[str, str], 
     if answer.get("skipped"):
         return probe, False, "not run"
     counts = parse_ping(answer.get("stdout", ""))
-    sent = "%d" % counts["transmitted"] if counts["transmitted"] >= 0 else "?"
     ok = counts["received"] > 0
-    detail = "%s answered %d of %s" % (probe.get("target_label") or probe.get("target", ""), counts["received"], sent)
+    target = probe.get("target_label") or probe.get("target", "")
+    if counts["transmitted"] >= 0:
+        detail = "%s answered %d of %d" % (target, counts["received"], counts["transmitted"])
+    else:
+        detail = "%s answered %d" % (target, counts["received"]) if ok else "%s: no answer" % target
     if not ok and (answer.get("stderr") or "").strip():
         detail += " (%s)" % answer["stderr"].strip().splitlines()[-1]
     return probe, ok, detail

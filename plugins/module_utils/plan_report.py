@@ -276,9 +276,12 @@ def svg(plan: t.Mapping[str, t.Any]) -> str:
     out.append(_text(_MARGIN, y, title, size=16, weight="bold"))
     y += 26
     bus_y = {}
+    # Drawn last, on a white backing, so that the lines to the nodes pass behind them.
+    bus_labels = []
     for f in fams:
         label = "%s node network %s" % (LABEL[f], nodes_net[f]) if f in nodes_net else "%s node addresses" % LABEL[f]
-        out.append(_text(_MARGIN, y, label, size=12, weight="bold", color=_COLOR[f]))
+        bus_labels.append('<rect x="%g" y="%g" width="%g" height="15" fill="#ffffff"/>' % (_MARGIN - 3, y - 12, len(label) * 7.4 + 6))
+        bus_labels.append(_text(_MARGIN, y, label, size=12, weight="bold", color=_COLOR[f]))
         y += 8
         out.append(_line(_MARGIN, y, width - _MARGIN, y, _COLOR[f], 3))
         bus_y[f] = y
@@ -308,6 +311,7 @@ def svg(plan: t.Mapping[str, t.Any]) -> str:
                 for f, text in pod_lines:
                     ty += _LINE
                     out.append(_text(x + 16, ty, text, color=_COLOR[f]))
+    out.extend(bus_labels)
     y = y + len(rows) * (box_h + gap) + 4
     net_h = _LINE * 4 + 22
     for i, f in enumerate(fams):
