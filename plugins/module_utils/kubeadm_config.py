@@ -1,0 +1,370 @@
+# -*- coding: utf-8 -*-
+# Copyright: dualstack.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render kubeadm configuration documents from the address plan.
+
+Controller-side code: it turns the ``address_plan`` fact (see the address_plan role) into the
+InitConfiguration, ClusterConfiguration, KubeletConfiguration, KubeProxyConfiguration and
+JoinConfiguration documents that the kubeadm of the planned version accepts. Everything here is
+a plain function of its arguments so that it can be tested without Ansible.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+KUBEADM_GROUP = "kubeadm.k8s.io"
+KUBELET_API = "kubelet.config.k8s.io/v1beta1"
+KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
+
+# First minor release of each config API this collection renders, and the first
+# minor release in which kubeadm no longer reads it.
+API_RANGES = {
+    "v1beta2": (15, 26),
+    "v1beta3": (22, None),
+    "v1beta4": (31, None),
+}
+
+TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
+CA_CERT_HASH_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+VERSION_PATTERN = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
+
+
+class KubeadmConfigError(ValueError):
+    """A value cannot be turned into a kubeadm configuration; the message says which and why."""
+
+
+def parse_version(version: str) -> Tuple[int, int, int]:
+    """Return (major, minor, patch) of a Kubernetes version such as ``1.31.2`` or ``v1.18.5``."""
+    match = VERSION_PATTERN.match(str(version).strip())
+    if not match:
+        raise KubeadmConfigError(
+            "kubernetes_version %r is not a Kubernetes release version; "
+            "write it as MAJOR.MINOR.PATCH, for example 1.31.2" % (version,)
+        )
+    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+
+
+def api_version_for(version: str) -> str:
+    """The kubeadm config API this collection writes for a Kubernetes version.
+
+    v1beta2 up to 1.21, v1beta3 for 1.22 to 1.30 (v1beta2 is gone from 1.26), v1beta4 from 1.31.
+    """
+    major, minor, _patch = parse_version(version)
+    if major != 1 or minor < 15:
+        raise KubeadmConfigError(
+            "kubernetes_version %r is older than 1.15, the first kubeadm with dual-stack "
+            "settings; use 1.15 or later" % (version,)
+        )
+    if minor <= 21:
+        return KUBEADM_GROUP + "/v1beta2"
+    if minor <= 30:
+        return KUBEADM_GROUP + "/v1beta3"
+    return KUBEADM_GROUP + "/v1beta4"
+
+
+def extra_args(api_version: str, args: Mapping[str, Any]) -> Any:
+    """Component flags in the shape the config API wants.
+
+    v1beta4 turned the string maps into lists of name/value pairs; earlier APIs keep maps.
+    Flags are sorted so that the rendered file does not change between runs.
+    """
+    names = sorted(args)
+    if api_version.endswith("/v1beta4"):
+        return [{"name": name, "value": str(args[name])} for name in names]
+    return {name: str(args[name]) for name in names}
+
+
+def _plan_field(plan: Mapping[str, Any], name: str) -> Any:
+    if name not in plan:
+        raise KubeadmConfigError(
+            "address_plan has no %r: run the dualstack.kubernetes.address_plan role first "
+            "so that the plan is complete" % (name,)
+        )
+    return plan[name]
+
+
+def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
+    """The node's addresses, primary family first (what kubelet's node-ip takes)."""
+    nodes = _plan_field(plan, "nodes")
+    if node not in nodes:
+        raise KubeadmConfigError(
+            "node %r is not in address_plan.nodes (%s); add it to address_plan_node_hosts "
+            "and give it address_plan_node_ipv4 and address_plan_node_ipv6"
+            % (node, ", ".join(sorted(nodes)) or "none")
+        )
+    entry = nodes[node]
+    families = _plan_field(plan, "families")
+    missing = [family for family in families if not entry.get(family)]
+    if missing:
+        raise KubeadmConfigError(
+            "node %r has no %s address in address_plan.nodes; set address_plan_node_%s "
+            "for it" % (node, missing[0], missing[0])
+        )
+    return [str(entry[family]) for family in families]
+
+
+def node_ip_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
+    """What kubelet's --node-ip gets: both addresses from 1.20, where the kubelet learned to
+    take a dual-stack pair; the primary one before (1.18's kubelet refuses a pair)."""
+    addresses = node_addresses(plan, node)
+    if parse_version(str(_plan_field(plan, "kubernetes_version")))[:2] < (1, 20):
+        return addresses[:1]
+    return addresses
+
+
+def bracket(address: str) -> str:
+    """An address as the host part of host:port."""
+    return "[%s]" % address if ":" in address else address
+
+
+def api_server_endpoint(plan: Mapping[str, Any], node: str, bind_port: int = 6443,
+                        control_plane_endpoint: str = "") -> str:
+    """Where joining nodes reach the API server: the control plane endpoint, else the
+    master's primary-family address."""
+    endpoint = control_plane_endpoint
+    if endpoint:
+        if endpoint.startswith("["):
+            return endpoint if "]:" in endpoint else "%s:%d" % (endpoint, bind_port)
+        if endpoint.count(":") == 1:
+            return endpoint
+        return "%s:%d" % (bracket(endpoint), bind_port)
+    return "%s:%d" % (bracket(node_addresses(plan, node)[0]), bind_port)
+
+
+def _cri_socket(api_version: str, cri_socket: str) -> str:
+    # kubeadm before 1.24 took the bare path; later releases warn about it and want a URL.
+    if api_version.endswith("/v1beta2") and cri_socket.startswith("unix://"):
+        return cri_socket[len("unix://"):]
+    return cri_socket
+
+
+def _check_plan(plan: Mapping[str, Any]) -> None:
+    distribution = plan.get("distribution")
+    if distribution != "kubeadm":
+        raise KubeadmConfigError(
+            "address_plan.distribution is %r but the kubeadm roles need 'kubeadm'; set "
+            "address_plan_distribution: kubeadm for this cluster" % (distribution,)
+        )
+    families = _plan_field(plan, "families")
+    if sorted(families) != ["ipv4", "ipv6"]:
+        raise KubeadmConfigError(
+            "address_plan.families is %r; a dual-stack kubeadm cluster needs both ipv4 and "
+            "ipv6 pod and service CIDRs" % (families,)
+        )
+
+
+def _bind_port(bind_port: Any) -> int:
+    try:
+        port = int(bind_port)
+    except (TypeError, ValueError):
+        port = -1
+    if not 1 <= port <= 65535:
+        raise KubeadmConfigError(
+            "bind_port %r is not a TCP port; use a number from 1 to 65535, usually 6443" % (bind_port,)
+        )
+    return port
+
+
+def _node_registration(api_version: str, plan: Mapping[str, Any], node: str, node_name: str,
+                       cri_socket: str, kubelet_extra_args: Mapping[str, Any],
+                       ignore_preflight_errors: Sequence[str]) -> Dict[str, Any]:
+    args = dict(kubelet_extra_args)
+    # Without node-ip the kubelet reports only the address of its default route, so the
+    # Node object carries one family (what the kubeadm article shows).
+    args["node-ip"] = ",".join(node_ip_addresses(plan, node))
+    registration: Dict[str, Any] = {
+        "name": node_name or node,
+        "criSocket": _cri_socket(api_version, cri_socket),
+        "kubeletExtraArgs": extra_args(api_version, args),
+    }
+    if ignore_preflight_errors:
+        registration["ignorePreflightErrors"] = [str(e) for e in ignore_preflight_errors]
+    return registration
+
+
+def _component_feature_gates(plan: Mapping[str, Any]) -> Dict[str, bool]:
+    return {str(k): bool(v) for k, v in (plan.get("feature_gates") or {}).items()}
+
+
+def init_documents(plan: Mapping[str, Any], node: str, *, node_name: str = "",
+                   bind_port: Any = 6443, control_plane_endpoint: str = "",
+                   cluster_name: str = "kubernetes", cgroup_driver: str = "systemd",
+                   cri_socket: str = "unix:///run/containerd/containerd.sock",
+                   kubelet_extra_args: Optional[Mapping[str, Any]] = None,
+                   ignore_preflight_errors: Sequence[str] = ()) -> List[Dict[str, Any]]:
+    """Documents for ``kubeadm init --config`` on ``node``, in the config API of the plan's version."""
+    _check_plan(plan)
+    version = str(_plan_field(plan, "kubernetes_version"))
+    api = api_version_for(version)
+    port = _bind_port(bind_port)
+    primary = _plan_field(plan, "primary_family")
+    addresses = node_addresses(plan, node)
+    gates = _component_feature_gates(plan)
+
+    init: Dict[str, Any] = {
+        "apiVersion": api,
+        "kind": "InitConfiguration",
+        "localAPIEndpoint": {"advertiseAddress": addresses[0], "bindPort": port},
+        "nodeRegistration": _node_registration(api, plan, node, node_name, cri_socket,
+                                               kubelet_extra_args or {}, ignore_preflight_errors),
+    }
+
+    controller_manager: Dict[str, Any] = {}
+    if plan.get("node_cidr_allocation", True):
+        mask = _plan_field(plan, "node_mask")
+        controller_manager["node-cidr-mask-size-ipv4"] = int(mask["ipv4"])
+        controller_manager["node-cidr-mask-size-ipv6"] = int(mask["ipv6"])
+    else:
+        # Calico IPAM hands out pod addresses; node CIDRs would only be unused bookkeeping.
+        controller_manager["allocate-node-cidrs"] = "false"
+    scheduler: Dict[str, Any] = {}
+    api_server: Dict[str, Any] = {}
+    if primary == "ipv6":
+        # kubeadm binds these two to 127.0.0.1 by default; the kubeadm article edited the
+        # static pod manifests by hand to change that, extraArgs do it at init time.
+        controller_manager["bind-address"] = "::"
+        scheduler["bind-address"] = "::"
+    if gates:
+        gate_flag = ",".join("%s=%s" % (k, str(v).lower()) for k, v in sorted(gates.items()))
+        api_server["feature-gates"] = gate_flag
+        controller_manager["feature-gates"] = gate_flag
+
+    cluster: Dict[str, Any] = {
+        "apiVersion": api,
+        "kind": "ClusterConfiguration",
+        "clusterName": cluster_name,
+        "kubernetesVersion": "v%d.%d.%d" % parse_version(version),
+        "networking": {
+            "podSubnet": str(_plan_field(plan, "pod_subnet")),
+            "serviceSubnet": str(_plan_field(plan, "service_subnet")),
+        },
+        "controllerManager": {"extraArgs": extra_args(api, controller_manager)},
+    }
+    if control_plane_endpoint:
+        cluster["controlPlaneEndpoint"] = control_plane_endpoint
+    if api_server:
+        cluster["apiServer"] = {"extraArgs": extra_args(api, api_server)}
+    if scheduler:
+        cluster["scheduler"] = {"extraArgs": extra_args(api, scheduler)}
+    # kubeadm's own gate list knows IPv6DualStack but no other component gate.
+    if "IPv6DualStack" in gates:
+        cluster["featureGates"] = {"IPv6DualStack": gates["IPv6DualStack"]}
+
+    kubelet: Dict[str, Any] = {
+        "apiVersion": KUBELET_API,
+        "kind": "KubeletConfiguration",
+        "cgroupDriver": cgroup_driver,
+    }
+    proxy: Dict[str, Any] = {
+        "apiVersion": KUBE_PROXY_API,
+        "kind": "KubeProxyConfiguration",
+        "clusterCIDR": str(plan["pod_subnet"]),
+    }
+    if gates:
+        kubelet["featureGates"] = dict(sorted(gates.items()))
+        proxy["featureGates"] = dict(sorted(gates.items()))
+    return [init, cluster, kubelet, proxy]
+
+
+def join_documents(plan: Mapping[str, Any], node: str, *, api_server: str, token: str,
+                   ca_cert_hashes: Sequence[str], node_name: str = "",
+                   cri_socket: str = "unix:///run/containerd/containerd.sock",
+                   kubelet_extra_args: Optional[Mapping[str, Any]] = None,
+                   ignore_preflight_errors: Sequence[str] = ()) -> List[Dict[str, Any]]:
+    """The JoinConfiguration for ``kubeadm join --config`` on ``node``.
+
+    The error messages never quote the token: it is a credential.
+    """
+    _check_plan(plan)
+    api = api_version_for(str(_plan_field(plan, "kubernetes_version")))
+    if not TOKEN_PATTERN.match(str(token)):
+        raise KubeadmConfigError(
+            "the bootstrap token is not of the form [a-z0-9]{6}.[a-z0-9]{16}; create it "
+            "with 'kubeadm token create' on the master"
+        )
+    hashes = [str(h) for h in ca_cert_hashes]
+    bad = [h for h in hashes if not CA_CERT_HASH_PATTERN.match(h)]
+    if not hashes or bad:
+        raise KubeadmConfigError(
+            "ca_cert_hashes %r must be one or more 'sha256:<64 hex digits>' values, the hash "
+            "of the cluster CA's public key" % (bad or hashes,)
+        )
+    if not api_server or api_server.startswith(("http://", "https://")):
+        raise KubeadmConfigError(
+            "api_server %r must be host:port (an IPv6 host in brackets), for example "
+            "[2001:db8::11]:6443" % (api_server,)
+        )
+    join = {
+        "apiVersion": api,
+        "kind": "JoinConfiguration",
+        "nodeRegistration": _node_registration(api, plan, node, node_name, cri_socket,
+                                               kubelet_extra_args or {}, ignore_preflight_errors),
+        "discovery": {
+            "bootstrapToken": {
+                "apiServerEndpoint": api_server,
+                "token": token,
+                "caCertHashes": hashes,
+            },
+        },
+    }
+    return [join]
+
+
+def render(documents: Sequence[Mapping[str, Any]]) -> str:
+    """One file with the documents separated by ``---`` lines.
+
+    Each document is written as JSON, which is YAML too: kubeadm reads it, and the stand-ins
+    and checks on the nodes can read it with the Python standard library alone.
+    """
+    return "".join("---\n%s\n" % json.dumps(doc, indent=2) for doc in documents)
+
+
+def _der_element(data: bytes, offset: int) -> Tuple[int, int, int]:
+    """(tag, start of content, end of content) of the DER element at ``offset``."""
+    if offset + 2 > len(data):
+        raise KubeadmConfigError("the CA certificate is truncated")
+    tag = data[offset]
+    length = data[offset + 1]
+    offset += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or offset + count > len(data):
+            raise KubeadmConfigError("the CA certificate has a malformed DER length")
+        length = int.from_bytes(data[offset:offset + count], "big")
+        offset += count
+    if offset + length > len(data):
+        raise KubeadmConfigError("the CA certificate is truncated")
+    return tag, offset, offset + length
+
+
+def ca_cert_hash(pem: str) -> str:
+    """kubeadm's discovery hash: SHA-256 of the CA certificate's DER SubjectPublicKeyInfo."""
+    match = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", pem, re.S)
+    if not match:
+        raise KubeadmConfigError("the CA certificate is not a PEM 'CERTIFICATE' block")
+    try:
+        der = base64.b64decode("".join(match.group(1).split()), validate=True)
+    except ValueError as exc:
+        raise KubeadmConfigError("the CA certificate's base64 is invalid: %s" % exc) from exc
+    tag, start, _end = _der_element(der, 0)
+    if tag != 0x30:
+        raise KubeadmConfigError("the CA certificate does not start with a DER SEQUENCE")
+    tag, tbs_start, tbs_end = _der_element(der, start)
+    if tag != 0x30:
+        raise KubeadmConfigError("the CA certificate has no tbsCertificate")
+    offset = tbs_start
+    tag, _s, end = _der_element(der, offset)
+    if tag == 0xA0:  # explicit [0] version, absent in v1 certificates
+        offset = end
+    # serialNumber, signature, issuer, validity, subject, then subjectPublicKeyInfo
+    for _skip in range(5):
+        _tag, _s, offset = _der_element(der, offset)
+    tag, _s, end = _der_element(der, offset)
+    if tag != 0x30 or end > tbs_end:
+        raise KubeadmConfigError("the CA certificate has no subjectPublicKeyInfo")
+    return "sha256:" + hashlib.sha256(der[offset:end]).hexdigest()
