@@ -1,0 +1,264 @@
+"""The kubeadm/kubelet stand-ins refuse what the real releases refuse, and accept what the
+collection renders for every config API it writes.
+
+The stand-ins run on lab nodes; here they run on the controller against a scratch root
+(K8S_DOUBLE_ROOT) without systemd.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DOUBLES = REPO / "tests" / "doubles" / "kubeadm"
+sys.path.insert(0, str(REPO / ".build" / "collections"))
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import kubeadm_config as kc  # noqa: E402
+
+
+def load_double(version):
+    spec = importlib.util.spec_from_file_location("k8s_double_%s" % version.replace(".", "_"),
+                                                  DOUBLES / "k8s_double.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.DECLARED_VERSION = version
+    return module
+
+
+def plan(version, primary="ipv4"):
+    """A plan as the address_plan role derives it, with the gate where FACTS.md says it is needed."""
+    pods = {"ipv4": "10.244.0.0/16", "ipv6": "fd00:1::/48"}
+    services = {"ipv4": "10.96.0.0/12", "ipv6": "fd00::/108"}
+    families = [primary, "ipv6" if primary == "ipv4" else "ipv4"]
+    minor = int(version.split(".")[1])
+    return {
+        "distribution": "kubeadm", "kubernetes_version": version, "primary_family": primary,
+        "families": families,
+        "pod_subnet": ",".join(pods[f] for f in families),
+        "service_subnet": ",".join(services[f] for f in families),
+        "node_mask": {"ipv4": 24, "ipv6": 64}, "node_cidr_allocation": True,
+        "nodes": {"m": {"ipv4": "10.250.0.41", "ipv6": "fd42:1ab:250::41"},
+                  "w": {"ipv4": "10.250.0.42", "ipv6": "fd42:1ab:250::42"}},
+        "feature_gates": {"IPv6DualStack": True} if minor <= 20 else {},
+    }
+
+
+VERSIONS = ["1.18.20", "1.20.15", "1.21.14", "1.22.17", "1.24.17", "1.25.16", "1.30.14",
+            "1.31.2", "1.33.1"]
+
+
+@pytest.mark.parametrize("primary", ["ipv4", "ipv6"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_rendered_configuration_is_accepted_by_its_release(version, primary):
+    double = load_double(version)
+    docs = kc.init_documents(plan(version, primary), "m")
+    by_kind = double.validate_documents(json.loads(json.dumps(docs)), "init")
+    pods, services = double.check_cluster(by_kind["ClusterConfiguration"])
+    assert [n.version for n in pods] == [n.version for n in services] == ([4, 6] if primary == "ipv4" else [6, 4])
+    node_ip = double.args_map(by_kind["InitConfiguration"]["nodeRegistration"]["kubeletExtraArgs"])["node-ip"]
+    gates = docs[2].get("featureGates", {})
+    assert len(double.check_node_ip(node_ip, gates)) == (1 if double.minor() < 20 else 2)
+    join = kc.join_documents(plan(version, primary), "w", api_server="[fd42:1ab:250::41]:6443",
+                             token="abcdef.0123456789abcdef", ca_cert_hashes=["sha256:" + "1" * 64])
+    double.validate_documents(join, "join")
+
+
+def init_docs(version="1.31.2", primary="ipv4"):
+    return json.loads(json.dumps(kc.init_documents(plan(version, primary), "m")))
+
+
+def rejected(double, docs, words, command="init"):
+    with pytest.raises(double.Rejected, match=words):
+        by_kind = double.validate_documents(docs, command)
+        if "ClusterConfiguration" in by_kind:
+            double.check_cluster(by_kind["ClusterConfiguration"])
+
+
+def test_unknown_fields_and_kinds_are_refused():
+    double = load_double("1.31.2")
+    docs = init_docs()
+    docs[1]["networking"]["podCIDR"] = "10.0.0.0/8"
+    rejected(double, docs, r"networking: unknown field 'podCIDR'")
+    docs = init_docs()
+    docs[0]["kind"] = "InitConfig"
+    rejected(double, docs, "no kind 'InitConfig'")
+    docs = init_docs()
+    docs[2]["nodeIP"] = "10.0.0.1"
+    rejected(double, docs, "KubeletConfiguration: unknown field 'nodeIP'")
+
+
+def test_each_api_has_its_own_fields():
+    v1beta3 = load_double("1.30.14")
+    docs = init_docs("1.30.14")
+    docs[1]["apiServer"] = {"timeoutForControlPlane": "4m0s"}
+    v1beta3.validate_documents(docs, "init")
+    docs[0]["timeouts"] = {"kubeletHealthCheck": "4m0s"}
+    rejected(v1beta3, docs, r"unknown field 'timeouts'")
+
+    v1beta4 = load_double("1.31.2")
+    docs = init_docs("1.31.2")
+    docs[0]["timeouts"] = {"kubeletHealthCheck": "4m0s"}
+    v1beta4.validate_documents(docs, "init")
+    docs[1]["apiServer"] = {"timeoutForControlPlane": "4m0s"}
+    rejected(v1beta4, docs, r"apiServer: unknown field 'timeoutForControlPlane'")
+
+    v1beta2 = load_double("1.18.20")
+    docs = init_docs("1.18.20")
+    docs[0]["nodeRegistration"]["imagePullPolicy"] = "Never"
+    rejected(v1beta2, docs, r"unknown field 'imagePullPolicy'")
+
+
+def test_v1beta4_extra_args_must_be_lists():
+    double = load_double("1.31.2")
+    docs = init_docs()
+    docs[1]["controllerManager"]["extraArgs"] = {"node-cidr-mask-size-ipv4": "24"}
+    rejected(double, docs, r"\[\]v1beta4.Arg")
+    docs = init_docs()
+    docs[0]["nodeRegistration"]["kubeletExtraArgs"] = {"node-ip": "10.250.0.41"}
+    rejected(double, docs, r"kubeletExtraArgs: cannot unmarshal dict")
+
+
+@pytest.mark.parametrize("version, api, accepted", [
+    ("1.21.14", "v1beta2", True), ("1.21.14", "v1beta3", False),
+    ("1.25.16", "v1beta2", True), ("1.26.15", "v1beta2", False),
+    ("1.30.14", "v1beta4", False), ("1.31.2", "v1beta3", True),
+])
+def test_config_api_versions_per_release(version, api, accepted):
+    double = load_double(version)
+    docs = [{"apiVersion": "kubeadm.k8s.io/" + api, "kind": "ClusterConfiguration",
+             "networking": {"podSubnet": "10.244.0.0/16"}}]
+    if accepted:
+        double.validate_documents(docs, "init")
+    else:
+        rejected(double, docs, "does not support this config API")
+
+
+def test_dual_stack_gate_is_needed_before_1_21_and_refused_from_1_25():
+    old = load_double("1.18.20")
+    docs = init_docs("1.18.20")
+    del docs[1]["featureGates"]
+    rejected(old, docs, "needs the IPv6DualStack feature gate")
+    new = load_double("1.25.16")
+    docs = init_docs("1.25.16")
+    docs[2]["featureGates"] = {"IPv6DualStack": True}
+    rejected(new, docs, "unrecognized feature gate: IPv6DualStack")
+    docs = init_docs("1.25.16")
+    docs[1]["featureGates"] = {"NotAKubeadmGate": True}
+    rejected(new, docs, "unrecognized feature-gate key: NotAKubeadmGate")
+
+
+def test_network_sizes_follow_the_controller_manager_and_apiserver():
+    double = load_double("1.31.2")
+    docs = init_docs()
+    docs[1]["controllerManager"]["extraArgs"][1]["value"] = "72"  # /48 + 24 bits
+    rejected(double, docs, "node CIDR size is too big")
+    docs = init_docs()
+    docs[1]["networking"]["serviceSubnet"] = "10.96.0.0/12,fd00::/100"
+    rejected(double, docs, "must be >= 108")
+    docs = init_docs()
+    docs[1]["networking"]["podSubnet"] = "10.96.0.0/16,fd00:1::/48"
+    rejected(double, docs, "overlaps")
+
+
+def test_node_ip_pairs_need_1_20():
+    assert load_double("1.31.2").check_node_ip("10.0.0.1,fd00::1", {}) == ["10.0.0.1", "fd00::1"]
+    with pytest.raises(Exception, match="single IP"):
+        load_double("1.18.20").check_node_ip("10.0.0.1,fd00::1", {"IPv6DualStack": True})
+    with pytest.raises(Exception, match="one IPv4 and one IPv6"):
+        load_double("1.31.2").check_node_ip("10.0.0.1,10.0.0.2", {})
+
+
+def test_flags_are_checked():
+    double = load_double("1.31.2")
+    with pytest.raises(double.Rejected, match="unknown flag: --pod-network-cidr"):
+        double.parse_flags(["--pod-network-cidr=10.0.0.0/8"], double.INIT_FLAGS, double.INIT_BOOL)
+    with pytest.raises(double.Rejected, match="invalid duration"):
+        double.go_duration("15 minutes")
+
+
+@pytest.fixture()
+def built(tmp_path):
+    out = tmp_path / "bin"
+    result = subprocess.run([sys.executable, str(DOUBLES / "build.py"), "1.31.2", str(out)],
+                            check=True, capture_output=True, text=True)
+    binaries = json.loads(result.stdout)
+    assert [b["name"] for b in binaries] == ["kubeadm", "kubelet", "kubectl"]
+    return out
+
+
+def run(binary, args, root, check=True):
+    env = dict(os.environ, K8S_DOUBLE_ROOT=str(root), K8S_DOUBLE_NO_SYSTEMD="1")
+    result = subprocess.run([str(binary)] + args, env=env, capture_output=True, text=True, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def calls(root):
+    return [json.loads(line) for line in (root / "var/log/k8s-double/calls.jsonl").read_text().splitlines()]
+
+
+def test_init_token_and_join_leave_what_the_roles_read(built, tmp_path):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed on this machine")
+    master, worker = tmp_path / "master", tmp_path / "worker"
+    config = tmp_path / "init.yaml"
+    config.write_text(kc.render(kc.init_documents(plan("1.31.2", "ipv6"), "m")))
+    out = run(built / "kubeadm", ["init", "--config", str(config), "--skip-token-print",
+                                  "--upload-certs", "--skip-certificate-key-print"], master)
+    state = json.loads((master / "var/lib/k8s-double/state.json").read_text())
+    assert oct((master / "var/lib/k8s-double/state.json").stat().st_mode & 0o777) == "0o600"
+    assert state["tokens"][0]["token"] not in out.stdout and state["certificate_key"] not in out.stdout
+    # the hash the stand-in computed with openssl is the one the collection computes
+    assert kc.ca_cert_hash((master / "etc/kubernetes/pki/ca.crt").read_text()) == state["ca_cert_hash"]
+    assert (master / "etc/kubernetes/admin.conf").stat().st_mode & 0o077 == 0
+    scheduler = json.loads((master / "etc/kubernetes/manifests/kube-scheduler.yaml").read_text())
+    assert "--bind-address=::" in scheduler["spec"]["containers"][0]["command"]
+    flags = (master / "var/lib/kubelet/kubeadm-flags.env").read_text()
+    assert "--node-ip=fd42:1ab:250::41,10.250.0.41" in flags
+
+    again = run(built / "kubeadm", ["init", "--config", str(config)], master, check=False)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+    token = run(built / "kubeadm", ["token", "create", "--ttl", "15m"], master).stdout.strip()
+    join = tmp_path / "join.yaml"
+    join.write_text(kc.render(kc.join_documents(plan("1.31.2", "ipv6"), "w",
+                                                api_server="[fd42:1ab:250::41]:6443", token=token,
+                                                ca_cert_hashes=[state["ca_cert_hash"]])))
+    join.chmod(0o600)
+    run(built / "kubeadm", ["join", "--config", str(join)], worker)
+    record = [c for c in calls(worker) if c["command"] == "join"][0]
+    assert record["config_mode"] == "0600"
+    assert token not in json.dumps(calls(worker)) and token not in json.dumps(calls(master))
+    assert record["documents"][0]["discovery"]["bootstrapToken"]["caCertHashes"] == [state["ca_cert_hash"]]
+    assert (worker / "etc/kubernetes/kubelet.conf").exists()
+
+
+def test_token_on_the_command_line_is_refused(built, tmp_path):
+    result = run(built / "kubeadm", ["join", "10.0.0.1:6443", "--token", "abcdef.0123456789abcdef"],
+                 tmp_path, check=False)
+    assert result.returncode == 1 and "unknown flag: --token" in result.stderr
+
+
+def test_kubelet_refuses_a_flag_its_release_removed(built, tmp_path):
+    result = run(built / "kubelet", ["--network-plugin=cni"], tmp_path, check=False)
+    assert result.returncode == 1
+    assert calls(tmp_path)[-1]["result"] == "rejected"
+    assert "unknown flag: --network-plugin" in calls(tmp_path)[-1]["error"]
+    assert run(built / "kubelet", ["--version"], tmp_path).stdout.strip() == "Kubernetes v1.31.2"
+
+
+def test_unchanged_docs_stay_unchanged_by_validation():
+    double = load_double("1.31.2")
+    docs = init_docs()
+    before = copy.deepcopy(docs)
+    double.validate_documents(docs, "init")
+    assert docs == before
