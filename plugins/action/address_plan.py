@@ -34,7 +34,8 @@ class ActionModule(ActionBase):
             result["msg"] = str(exc)
             result["problems"] = [str(problem) for problem in exc.problems]
             return result
-        result["address_plan"] = plan
+        # A fact rather than a plain result: with run_once, Ansible gives it to every host.
+        result["ansible_facts"] = {"address_plan": plan}
         result["table"] = format_plan_table(plan)
         if plan["warnings"]:
             result["warnings"] = list(plan["warnings"])

@@ -28,8 +28,9 @@ description:
     address of each family, inside O(node_cidrs) where given and outside the pod and Service networks; the
     IPv6DualStack feature gate is set below Kubernetes 1.21 and not set from 1.25; k3s is v1.21 or later;
     IPv6 VXLAN needs Calico 3.23 or later.'
-  - The role C(dualstack.kubernetes.address_plan) runs this once per play and shares the result with every
-    host as the fact C(address_plan).
+  - The plan is returned as the fact C(address_plan); run with C(run_once), every host of the play gets it.
+    The role C(dualstack.kubernetes.address_plan) does exactly that at the start of every role of the
+    collection.
 options:
   pod_cidrs:
     description:
@@ -130,6 +131,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.facts
 attributes:
   action:
     support: full
@@ -149,11 +151,16 @@ attributes:
     details: It runs on the controller whatever the host.
   diff_mode:
     support: none
+  facts:
+    support: full
   platform:
     platforms: all
 notes:
   - The checks run on the controller with the Python standard library; nodes need nothing.
-  - Run it with C(run_once) so that the plan is computed once and a refusal stops every host.
+  - Run it with C(run_once) so that the plan is computed once, every host gets the fact, and a refusal
+    (with C(any_errors_fatal)) stops every host.
+  - The fact is also a plain variable C(address_plan) while C(inject_facts_as_vars) is on (the default);
+    C(ansible_facts.address_plan) works either way.
 seealso:
   - module: dualstack.kubernetes.dualstack_sysctl
   - plugin: dualstack.kubernetes.ula_prefix
@@ -174,7 +181,7 @@ EXAMPLES = r"""
     kubernetes_version: "1.31.2"
     calico_version: "3.30.7"
   run_once: true
-  register: plan
+  any_errors_fatal: true
 
 - name: An IPv6-primary k3s plan with IPv6 VXLAN and smaller node CIDRs
   dualstack.kubernetes.address_plan:
@@ -189,116 +196,121 @@ EXAMPLES = r"""
     calico_version: "3.30.7"
     calico_ipv6_encapsulation: vxlan
   run_once: true
-  register: plan
+  any_errors_fatal: true
 
-- name: Use the result
+- name: Use the plan on every host
   ansible.builtin.debug:
-    msg: "kubelet --node-ip={{ plan.address_plan.nodes[inventory_hostname].node_ip }}"
+    msg: "kubelet --node-ip={{ ansible_facts.address_plan.nodes[inventory_hostname].node_ip }}"
 """
 
 RETURN = r"""
-address_plan:
-  description: The normalised plan. Lists and values of both families are in primary order.
+ansible_facts:
+  description: The fact C(address_plan).
   returned: success
   type: dict
   contains:
-    distribution:
-      description: V(kubeadm) or V(k3s).
-      type: str
-      sample: kubeadm
-    kubernetes_version:
-      description: The Kubernetes release without a leading v and without a k3s build suffix.
-      type: str
-      sample: 1.31.2
-    k3s_version:
-      description: The k3s release as k3s names it (leading v, C(+k3sN) kept); null for kubeadm.
-      type: str
-      sample: v1.31.2+k3s1
-    primary_family:
-      description: The family of the first pod CIDR.
-      type: str
-      sample: ipv4
-    families:
-      description: Both families, primary first.
-      type: list
-      elements: str
-      sample: [ipv4, ipv6]
-    pod_cidrs:
-      description: The pod CIDRs, normalised, primary first.
-      type: list
-      elements: str
-      sample: [10.244.0.0/16, "fd00:1::/48"]
-    service_cidrs:
-      description: The Service CIDRs, normalised, primary first.
-      type: list
-      elements: str
-      sample: [10.96.0.0/12, "fd00::/108"]
-    node_cidrs:
-      description: The node networks that were given, primary first.
-      type: list
-      elements: str
-      sample: []
-    pod_subnet:
-      description: The pod CIDRs as kubeadm's C(podSubnet) and k3s's C(cluster-cidr) take them.
-      type: str
-      sample: 10.244.0.0/16,fd00:1::/48
-    service_subnet:
-      description: The Service CIDRs as kubeadm's C(serviceSubnet) and k3s's C(service-cidr) take them.
-      type: str
-      sample: 10.96.0.0/12,fd00::/108
-    pod_cidr_by_family:
-      description: The pod CIDR of each family.
+    address_plan:
+      description: The normalised plan. Lists and values of both families are in primary order.
+      returned: success
       type: dict
-      sample: {ipv4: 10.244.0.0/16, ipv6: "fd00:1::/48"}
-    service_cidr_by_family:
-      description: The Service CIDR of each family.
-      type: dict
-      sample: {ipv4: 10.96.0.0/12, ipv6: "fd00::/108"}
-    node_mask:
-      description: The node mask of each family.
-      type: dict
-      sample: {ipv4: 24, ipv6: 64}
-    node_cidr_allocation:
-      description: Whether kube-controller-manager hands out node CIDRs.
-      type: bool
-      sample: true
-    nodes:
-      description: Per node (by name) its addresses and its kubelet C(--node-ip) value, primary first.
-      type: dict
-      sample: {master: {ipv4: 192.168.1.11, ipv6: "2001:db8::11", node_ip: "192.168.1.11,2001:db8::11"}}
-    api_service_ip:
-      description: The kubernetes API Service address of each family (the first of the Service CIDR).
-      type: dict
-      sample: {ipv4: 10.96.0.1, ipv6: "fd00::1"}
-    dns_service_ip:
-      description: The cluster DNS Service address of each family (the tenth of the Service CIDR).
-      type: dict
-      sample: {ipv4: 10.96.0.10, ipv6: "fd00::a"}
-    node_capacity:
-      description:
-        - How many nodes the plan holds per family; the smaller of the node CIDRs (when allocated) and the Calico
-          pool's blocks.
-      type: dict
-      sample: {ipv4: 256, ipv6: 65536}
-    feature_gates:
-      description: The feature gates to give every component, including C(IPv6DualStack) where the release needs it.
-      type: dict
-      sample: {IPv6DualStack: true}
-    calico:
-      description: The Calico part of the plan.
-      type: dict
-      sample:
-        version: 3.30.7
-        ipv4_pool_cidr: 10.244.0.0/16
-        ipv6_pool_cidr: "fd00:1::/48"
-        ipv4_block_size: 26
-        ipv6_block_size: 122
-        ipv6_encapsulation: none
-    warnings:
-      description: What the plan allows but should be known (also shown as task warnings).
-      type: list
-      elements: str
-      sample: ["service_cidrs: fd00::/108 has 20 host bits; ..."]
+      contains:
+        distribution:
+          description: V(kubeadm) or V(k3s).
+          type: str
+          sample: kubeadm
+        kubernetes_version:
+          description: The Kubernetes release without a leading v and without a k3s build suffix.
+          type: str
+          sample: 1.31.2
+        k3s_version:
+          description: The k3s release as k3s names it (leading v, C(+k3sN) kept); null for kubeadm.
+          type: str
+          sample: v1.31.2+k3s1
+        primary_family:
+          description: The family of the first pod CIDR.
+          type: str
+          sample: ipv4
+        families:
+          description: Both families, primary first.
+          type: list
+          elements: str
+          sample: [ipv4, ipv6]
+        pod_cidrs:
+          description: The pod CIDRs, normalised, primary first.
+          type: list
+          elements: str
+          sample: [10.244.0.0/16, "fd00:1::/48"]
+        service_cidrs:
+          description: The Service CIDRs, normalised, primary first.
+          type: list
+          elements: str
+          sample: [10.96.0.0/12, "fd00::/108"]
+        node_cidrs:
+          description: The node networks that were given, primary first.
+          type: list
+          elements: str
+          sample: []
+        pod_subnet:
+          description: The pod CIDRs as kubeadm's C(podSubnet) and k3s's C(cluster-cidr) take them.
+          type: str
+          sample: 10.244.0.0/16,fd00:1::/48
+        service_subnet:
+          description: The Service CIDRs as kubeadm's C(serviceSubnet) and k3s's C(service-cidr) take them.
+          type: str
+          sample: 10.96.0.0/12,fd00::/108
+        pod_cidr_by_family:
+          description: The pod CIDR of each family.
+          type: dict
+          sample: {ipv4: 10.244.0.0/16, ipv6: "fd00:1::/48"}
+        service_cidr_by_family:
+          description: The Service CIDR of each family.
+          type: dict
+          sample: {ipv4: 10.96.0.0/12, ipv6: "fd00::/108"}
+        node_mask:
+          description: The node mask of each family.
+          type: dict
+          sample: {ipv4: 24, ipv6: 64}
+        node_cidr_allocation:
+          description: Whether kube-controller-manager hands out node CIDRs.
+          type: bool
+          sample: true
+        nodes:
+          description: Per node (by name) its addresses and its kubelet C(--node-ip) value, primary first.
+          type: dict
+          sample: {master: {ipv4: 192.168.1.11, ipv6: "2001:db8::11", node_ip: "192.168.1.11,2001:db8::11"}}
+        api_service_ip:
+          description: The kubernetes API Service address of each family (the first of the Service CIDR).
+          type: dict
+          sample: {ipv4: 10.96.0.1, ipv6: "fd00::1"}
+        dns_service_ip:
+          description: The cluster DNS Service address of each family (the tenth of the Service CIDR).
+          type: dict
+          sample: {ipv4: 10.96.0.10, ipv6: "fd00::a"}
+        node_capacity:
+          description:
+            - How many nodes the plan holds per family; the smaller of the node CIDRs (when allocated) and the Calico
+              pool's blocks.
+          type: dict
+          sample: {ipv4: 256, ipv6: 65536}
+        feature_gates:
+          description: The feature gates to give every component, including C(IPv6DualStack) where the release needs it.
+          type: dict
+          sample: {IPv6DualStack: true}
+        calico:
+          description: The Calico part of the plan.
+          type: dict
+          sample:
+            version: 3.30.7
+            ipv4_pool_cidr: 10.244.0.0/16
+            ipv6_pool_cidr: "fd00:1::/48"
+            ipv4_block_size: 26
+            ipv6_block_size: 122
+            ipv6_encapsulation: none
+        warnings:
+          description: What the plan allows but should be known (also shown as task warnings).
+          type: list
+          elements: str
+          sample: ["service_cidrs: fd00::/108 has 20 host bits; ..."]
 table:
   description: A short table of the plan, one line per family and per node.
   returned: success

@@ -50,14 +50,14 @@ def test_good_plan_returns_the_plan_and_a_table_and_changes_nothing(check_mode):
     result = run_action(ARTICLE_ARGS, check_mode)
     assert not result.get("failed")
     assert result["changed"] is False
-    assert result["address_plan"]["pod_subnet"] == "10.244.0.0/16,fd00:1::/48"
-    assert result["address_plan"]["nodes"]["worker"]["node_ip"] == "192.168.1.12,2001:db8::12"
+    assert result["ansible_facts"]["address_plan"]["pod_subnet"] == "10.244.0.0/16,fd00:1::/48"
+    assert result["ansible_facts"]["address_plan"]["nodes"]["worker"]["node_ip"] == "192.168.1.12,2001:db8::12"
     assert result["table"][0] == "kubeadm 1.31.2, Calico 3.30.7, primary family ipv4"
-    assert result["warnings"] == result["address_plan"]["warnings"]
+    assert result["warnings"] == result["ansible_facts"]["address_plan"]["warnings"]
 
 
 def test_options_take_their_defaults():
-    plan = run_action(ARTICLE_ARGS)["address_plan"]
+    plan = run_action(ARTICLE_ARGS)["ansible_facts"]["address_plan"]
     assert plan["node_mask"] == {"ipv4": 24, "ipv6": 64}
     assert plan["node_cidr_allocation"] is True
     assert (plan["calico"]["ipv4_block_size"], plan["calico"]["ipv6_block_size"]) == (26, 122)
@@ -65,7 +65,7 @@ def test_options_take_their_defaults():
 
 
 def test_comma_separated_cidrs_and_numbers_as_strings_are_converted():
-    plan = run_action(dict(ARTICLE_ARGS, pod_cidrs="10.244.0.0/16,fd00:1::/48", node_mask_ipv6="56"))["address_plan"]
+    plan = run_action(dict(ARTICLE_ARGS, pod_cidrs="10.244.0.0/16,fd00:1::/48", node_mask_ipv6="56"))["ansible_facts"]["address_plan"]
     assert plan["pod_cidrs"] == ["10.244.0.0/16", "fd00:1::/48"]
     assert plan["node_mask"]["ipv6"] == 56
 
@@ -75,7 +75,7 @@ def test_bad_plan_fails_once_with_every_problem_and_changes_nothing():
                              service_cidrs=["10.96.0.0/12", "fd00::/96"]))
     assert result["failed"] is True
     assert result["changed"] is False
-    assert "address_plan" not in result
+    assert "ansible_facts" not in result
     assert result["msg"].startswith("The address plan is refused (3 problems); no host was changed:")
     assert [p.split(":")[0] for p in result["problems"]] == ["pod_cidrs[1]", "pod_cidrs", "service_cidrs"]
 
