@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: one dualstack_sysctl task against ansible.posix.sysctl, one task per key.
 
 Both set the same four keys (IPv4 and IPv6 forwarding, bridge-nf-call-iptables and
@@ -89,7 +88,7 @@ def run_once(playbook: pathlib.Path, inventory: pathlib.Path) -> tuple[float, fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--runs', type=int, default=5, help='runs of each (at least 5)')
     parser.add_argument('--keep', action='store_true', help='leave the node running afterwards')
     args = parser.parse_args()
@@ -108,7 +107,7 @@ def main() -> None:
                 files[name] = work / (name.replace('.', '_') + '.yml')
                 files[name].write_text(json.dumps(play), encoding='utf-8')
             results: dict[str, list[tuple[float, float]]] = {name: [] for name in files}
-            for _ in range(args.runs):
+            for _run in range(args.runs):
                 for name, path in files.items():
                     results[name].append(run_once(path, inventory))
         finally:

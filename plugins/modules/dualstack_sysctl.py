@@ -25,7 +25,7 @@ description:
   - Fails, changing nothing, when IPv6 is disabled on the node.
   - Needs only the Python 3 standard library on the node.
 author:
-  - dualstack.kubernetes contributors
+  - dualstack.kubernetes contributors (@dualstack-kubernetes)
 options:
   ipv4_forwarding:
     description:

@@ -20,7 +20,7 @@ description:
   - Where it has none, fails for a module that is not built in, and writes no file.
   - Needs only the Python 3 standard library and, for loading, C(modprobe) on the node.
 author:
-  - dualstack.kubernetes contributors
+  - dualstack.kubernetes contributors (@dualstack-kubernetes)
 options:
   names:
     description: Kernel module names, for example V(overlay) and V(br_netfilter).
