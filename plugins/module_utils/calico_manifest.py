@@ -560,9 +560,6 @@ class _Stream:
                 return node
         return None
 
-    def mapping_col(self, nodes: list[_Node]) -> int:
-        return nodes[0].col
-
     def scalar(self, node: _Node) -> _Scalar:
         """The scalar value of an entry, with the span it occupies."""
         i = node.line
@@ -1274,7 +1271,10 @@ def patch_manifest(text: str, opts: PatchOptions) -> PatchResult:
             missing = " and ".join(
                 what for what, doc in (("ConfigMap calico-config", config), ("DaemonSet calico-node", node_ds)) if doc is None
             )
-            raise CalicoManifestError(f"not a Calico manifest it can patch: it has no {missing}")
+            raise CalicoManifestError(
+                f"not a Calico manifest it can patch: it has no {missing}; give Calico's calico.yaml "
+                "(or custom-resources.yaml with manifest_type=operator)"
+            )
         version = patcher.manifest(config, node_ds)
     elif mode == "operator":
         if len(installs) != 1:
