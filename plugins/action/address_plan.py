@@ -12,6 +12,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import (
     ARGUMENT_SPEC,
     AddressPlanError,
+    as_variables,
     build_plan,
     format_plan_table,
 )
@@ -30,13 +31,14 @@ class ActionModule(ActionBase):
         try:
             plan = build_plan(args)
         except AddressPlanError as exc:
+            prefix = args["variable_prefix"]
             result["failed"] = True
-            result["msg"] = str(exc)
-            result["problems"] = [str(problem) for problem in exc.problems]
+            result["msg"] = as_variables(str(exc), prefix)
+            result["problems"] = [as_variables(str(problem), prefix) for problem in exc.problems]
             return result
         # A fact rather than a plain result: with run_once, Ansible gives it to every host.
         result["ansible_facts"] = {"address_plan": plan}
         result["table"] = format_plan_table(plan)
         if plan["warnings"]:
-            result["warnings"] = list(plan["warnings"])
+            result["warnings"] = [as_variables(warning, args["variable_prefix"]) for warning in plan["warnings"]]
         return result

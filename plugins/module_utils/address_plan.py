@@ -82,6 +82,7 @@ ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
     "calico_ipv4_pool_cidr": {"type": "str"},
     "calico_ipv6_pool_cidr": {"type": "str"},
     "feature_gates": {"type": "dict", "default": {}},
+    "variable_prefix": {"type": "str", "default": ""},
 }
 
 
@@ -119,6 +120,20 @@ class AddressPlanError(Exception):
         lines = [f"The address plan is refused ({count} problem{'s' if count != 1 else ''}); no host was changed:"]
         lines.extend(f"- {problem}" for problem in self.problems)
         super().__init__("\n".join(lines))
+
+
+# Option names as they appear in messages; "nodes" is left out, being a common word there.
+_OPTION_NAME = re.compile(r"\b(" + "|".join(sorted((o for o in ARGUMENT_SPEC if o != "nodes"), key=len, reverse=True)) + r")\b")
+_NODE_OPTION = re.compile(r"\bnodes\[[0-9]+\]\.(ipv4|ipv6) \(([^)]*)\)")
+
+
+def as_variables(text: str, prefix: str) -> str:
+    """Name options in a message by the variables a role user sets, e.g. pod_cidrs as
+    address_plan_pod_cidrs and nodes[0].ipv6 (node-1) as address_plan_node_ipv6 of node-1."""
+    if not prefix:
+        return text
+    text = _NODE_OPTION.sub(lambda m: f"{prefix}node_{m.group(1)} of {m.group(2)}", text)
+    return _OPTION_NAME.sub(lambda m: prefix + m.group(1), text)
 
 
 def show(value: t.Any) -> str:
@@ -505,7 +520,7 @@ def check_versions(distribution: str, kubernetes: Version, calico: Version, ipv6
     gates: t.Dict[str, t.Any] = dict(feature_gates)
     key = kubernetes.key
     if distribution not in DISTRIBUTIONS:
-        problems.append(Problem("distribution", distribution, "is not a distribution this collection builds",
+        problems.append(Problem("distribution", distribution, "is neither kubeadm nor k3s, the two ways this collection builds clusters",
                                 "Use kubeadm or k3s"))
     if distribution == "kubeadm" and kubernetes.build.startswith("k3s"):
         problems.append(Problem(

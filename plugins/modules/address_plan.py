@@ -127,6 +127,14 @@ options:
         given at all from 1.25, where Kubernetes removed it.
     type: dict
     default: {}
+  variable_prefix:
+    description:
+      - Prefix of the variables the options come from, so that messages and warnings name what the user set
+        (V(address_plan_) turns C(pod_cidrs) into C(address_plan_pod_cidrs) and a node's C(ipv6) into
+        C(address_plan_node_ipv6 of <node>)).
+      - The returned plan is the same either way.
+    type: str
+    default: ""
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn

@@ -90,8 +90,10 @@ def test_k3s_article_plan_for_two_nodes_is_refused_at_the_preflight(repo, nodes)
     inventory, hosts = nodes
     message = assert_stopped_at_the_preflight(playbook(repo, inventory, "k3s_article.yml"), hosts)
     assert message.startswith("The address plan is refused (2 problems); no host was changed:")
-    assert "pod_cidrs: 10.42.0.0/24 holds 1 node CIDR of node_mask_ipv4 /24, but the inventory has 2 nodes" in message
-    assert ("pod_cidrs: fd45:a71:55a6:1:2:2::/96 holds 1 node CIDR of node_mask_ipv6 /96, "
+    # The messages name the role's variables, which is what the inventory sets.
+    assert ("address_plan_pod_cidrs: 10.42.0.0/24 holds 1 node CIDR of address_plan_node_mask_ipv4 /24, "
+            "but the inventory has 2 nodes") in message
+    assert ("address_plan_pod_cidrs: fd45:a71:55a6:1:2:2::/96 holds 1 node CIDR of address_plan_node_mask_ipv6 /96, "
             "but the inventory has 2 nodes") in message
 
 
@@ -107,10 +109,10 @@ def test_plan_with_many_mistakes_lists_them_all_at_the_preflight(repo, nodes):
     inventory, hosts = nodes
     message = assert_stopped_at_the_preflight(playbook(repo, inventory, "broken.yml"), hosts)
     problems = re.findall(r"^- ([^:]+):", message, flags=re.MULTILINE)
-    assert problems == ["pod_cidrs[1]", "pod_cidrs", "service_cidrs", "feature_gates.IPv6DualStack",
-                        "calico_ipv6_encapsulation"]
+    assert problems == ["address_plan_pod_cidrs[1]", "address_plan_pod_cidrs", "address_plan_service_cidrs",
+                        "address_plan_feature_gates.IPv6DualStack", "address_plan_calico_ipv6_encapsulation"]
     assert "fd00:1::1/48 has host bits set" in message
-    assert "10.96.0.0/16 lies inside service_cidrs 10.96.0.0/12" in message
+    assert "10.96.0.0/16 lies inside address_plan_service_cidrs 10.96.0.0/12" in message
     assert "fd00::/96 has 32 host bits; kube-apiserver allows at most 20 (mask >= 108 for IPv6)" in message
 
 
@@ -118,8 +120,8 @@ def test_node_without_an_ipv6_address_is_refused_at_the_preflight(repo, nodes):
     inventory, hosts = nodes
     message = assert_stopped_at_the_preflight(
         playbook(repo, inventory, "kubeadm_article.yml", "-e", "address_plan_node_ipv6="), hosts)
-    for index, host in enumerate(hosts):
-        assert f"nodes[{index}].ipv6 ({host}): (not set) is missing" in message
+    for host in hosts:
+        assert f"- address_plan_node_ipv6 of {host}: (not set) is missing" in message
 
 
 def test_accepted_plan_reaches_every_node(repo, nodes):

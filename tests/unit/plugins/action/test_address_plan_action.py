@@ -80,6 +80,15 @@ def test_bad_plan_fails_once_with_every_problem_and_changes_nothing():
     assert [p.split(":")[0] for p in result["problems"]] == ["pod_cidrs[1]", "pod_cidrs", "service_cidrs"]
 
 
+def test_variable_prefix_names_the_role_variables_in_problems_and_warnings():
+    result = run_action(dict(ARTICLE_ARGS, variable_prefix="address_plan_", service_cidrs=["10.96.0.0/12", "fd00::/96"]))
+    assert result["problems"] == [
+        "address_plan_service_cidrs: fd00::/96 has 32 host bits; kube-apiserver allows at most 20 (mask >= 108 for IPv6). "
+        "Use a /108../112, e.g. fd00::/112"]
+    warned = run_action(dict(ARTICLE_ARGS, variable_prefix="address_plan_"))
+    assert warned["warnings"][0].startswith("address_plan_service_cidrs: fd00::/108 has 20 host bits")
+
+
 @pytest.mark.parametrize("args, option", [
     ({k: v for k, v in ARTICLE_ARGS.items() if k != "calico_version"}, "calico_version"),
     (dict(ARTICLE_ARGS, node_mask_ipv4="wide"), "node_mask_ipv4"),

@@ -597,3 +597,22 @@ def test_seeded_ula_prefix_is_stable_and_random_one_is_not():
     randoms = {ap.ula_prefix() for attempt in range(8)}
     assert len(randoms) == 8
     assert all(ipaddress.ip_network(p).subnet_of(ipaddress.ip_network("fd00::/8")) for p in randoms)
+
+
+# --- messages in the role's variable names ------------------------------------------------
+
+def test_messages_name_the_role_variables_when_given_a_prefix():
+    problems = refused(plan_with(K3S_ARTICLE, distribution="k3s", nodes=[node(ipv6=None), node(name="worker", ipv4="192.168.1.12", ipv6="2001:db8::12")]))
+    texts = [ap.as_variables(str(p), "address_plan_") for p in problems]
+    assert texts[0].startswith("address_plan_node_ipv6 of master: (not set) is missing")
+    assert texts[1].startswith(
+        "address_plan_pod_cidrs: 10.42.0.0/24 holds 1 node CIDR of address_plan_node_mask_ipv4 /24, "
+        "but the inventory has 2 nodes")
+    assert "set address_plan_node_cidr_allocation to false" in texts[1]
+    assert "address_plan_address_plan" not in " ".join(texts)
+
+
+def test_messages_keep_the_option_names_without_a_prefix():
+    text = str(only_problem(plan_with(service_cidrs=["10.96.0.0/12", "fd00::/96"])))
+    assert ap.as_variables(text, "") == text
+    assert ap.as_variables(text, "address_plan_").startswith("address_plan_service_cidrs: fd00::/96 has 32 host bits")
