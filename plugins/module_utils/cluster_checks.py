@@ -82,9 +82,9 @@ def parse_table(text: t.Optional[str], what: str = "kubectl table") -> t.List[t.
     rows = []
     for line in lines[1:]:
         cells = [(m.start(), m.group()) for m in _CELL.finditer(line)]
-        row = {name: "" for _, name in header}
+        row = {name: "" for _start, name in header}
         if len(cells) == len(header):
-            for (_, name), (_, value) in zip(header, cells):
+            for (_col_start, name), (_cell_start, value) in zip(header, cells):
                 row[name] = value
         else:
             for start, value in cells:
@@ -503,11 +503,11 @@ def verify_probes(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str], pods
     pods = sorted((p for p in parse_pod_addresses(pods_text) if p["phase"] in ("", "Running")), key=lambda p: p["node"])
     pod_v6 = [(p, [a for a in p["addresses"] if address_family(a) == "ipv6"]) for p in pods]
     pod_v6 = [(p, v6[0]) for p, v6 in pod_v6 if v6]
-    nodes = [p["node"] for p, _ in pod_v6]
+    nodes = [p["node"] for p, _address in pod_v6]
     pod_pings: t.List[t.Dict[str, str]] = []
     node_pings: t.Dict[str, t.List[t.Dict[str, str]]] = {host: [] for host in (plan.get("nodes") or {})}
     if len(pod_v6) > 1:
-        for i, (pod, _) in enumerate(pod_v6):
+        for i, (pod, _address) in enumerate(pod_v6):
             peer, address = pod_v6[(i + 1) % len(pod_v6)]
             pod_pings.append({"check": "pod to pod IPv6", "source": "%s on %s" % (pod["name"], pod["node"]), "pod": pod["name"],
                               "node": pod["node"], "target": address, "target_label": "%s on %s" % (peer["name"], peer["node"])})
@@ -522,7 +522,7 @@ def verify_probes(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str], pods
         node_pings[host].append({"check": "node to pod IPv6", "source": host, "pod": "", "node": name,
                                  "target": address, "target_label": "%s on %s" % (peer["name"], peer["node"])})
     if outside:
-        for pod, _ in pod_v6:
+        for pod, _address in pod_v6:
             pod_pings.append({"check": "pod to outside IPv6", "source": "%s on %s" % (pod["name"], pod["node"]), "pod": pod["name"],
                               "node": pod["node"], "target": outside, "target_label": outside})
         for host in node_pings:
@@ -556,7 +556,7 @@ def check_pings(answers: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[Result]:
     """
     node_outside = {}
     for answer in answers:
-        probe, ok, _ = _ping_result(answer)
+        probe, ok, _detail = _ping_result(answer)
         if probe.get("check") == "node to outside IPv6":
             node_outside[probe.get("node", "")] = ok
     results = []

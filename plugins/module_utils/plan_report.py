@@ -123,7 +123,7 @@ def _row(cells: t.Iterable[t.Any]) -> str:
 
 
 def _table(header: t.Sequence[str], rows: t.Iterable[t.Sequence[t.Any]]) -> t.List[str]:
-    lines = [_row(header), "|" + "|".join("---" for _ in header) + "|"]
+    lines = [_row(header), "|" + "|".join("---" for _name in header) + "|"]
     lines.extend(_row(r) for r in rows)
     return lines
 
@@ -252,7 +252,7 @@ def svg(plan: t.Mapping[str, t.Any]) -> str:
         if allocation:
             pod_lines = [(f, "%s %s" % (LABEL[f], blocks[host].get(f) or "none left")) for f in fams]
         boxes.append((host, lines, pod_lines))
-    longest = max([len(host) for host, _, _ in boxes] + [len(text) for _, lines, pods_ in boxes for _, text in lines + pods_] + [24])
+    longest = max([len(box[0]) for box in boxes] + [len(text) for box in boxes for _family, text in box[1] + box[2]] + [24])
     box_w = longest * _CHAR + 30
     box_h = _LINE * (len(fams) + 2) + 24 + ((_LINE * (len(fams) + 1) + 16) if allocation else 0)
     per_row = min(_PER_ROW, max(1, len(boxes)))

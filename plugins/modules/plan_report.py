@@ -26,7 +26,7 @@ description:
   - Each file is written to a temporary file beside it and renamed into place, and only when its content or
     mode differs, so a second run reports no change.
 author:
-  - dualstack.kubernetes developers
+  - dualstack.kubernetes contributors (@dualstack-kubernetes)
 options:
   plan:
     description:
@@ -58,6 +58,7 @@ attributes:
   platform:
     support: full
     platforms: controller
+    description: Runs on the Ansible controller; the target host is not contacted.
 notes:
   - Runs on the controller only; run it once (C(run_once) or a play on C(localhost)).
 """

@@ -74,7 +74,7 @@ def fixture_http_port():
     """One port answering HTTP on 127.0.0.1 and ::1, like the test Service on its two clusterIPs."""
     if not socket.has_ipv6:
         pytest.skip('this Python has no IPv6 sockets')
-    for _ in range(20):
+    for _attempt in range(20):
         v4 = http.server.HTTPServer(('127.0.0.1', 0), _Page)
         port = v4.server_address[1]
         try:
@@ -97,25 +97,30 @@ def fixture_http_port():
         server.server_close()
 
 
-def run_verify(tmp_path: pathlib.Path, http_port: int, **env: str) -> tuple[subprocess.CompletedProcess, pathlib.Path]:
+def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path | None = None, plan: dict | None = PLAN,
+               **env: str) -> tuple[subprocess.CompletedProcess, pathlib.Path]:
+    """verify.yml on this machine: both nodes are local, kubectl and the node commands are stand-ins."""
     state = tmp_path / 'state'
     state.mkdir()
-    python = sys.executable
-    inventory = {
-        'kubeadm_control_plane': {'hosts': {'master': {'ansible_connection': 'local', 'ansible_python_interpreter': python}}},
-        'kubeadm_workers': {'hosts': {'worker': {'ansible_connection': 'local', 'ansible_python_interpreter': python}}},
-    }
-    (tmp_path / 'inventory.json').write_text(json.dumps(inventory), encoding='utf-8')
+    if inventory is None:
+        inventory = tmp_path / 'inventory.json'
+        inventory.write_text(json.dumps({
+            'kubeadm_control_plane': {'hosts': {'master': {}}},
+            'kubeadm_workers': {'hosts': {'worker': {}}},
+        }), encoding='utf-8')
     extra = {
-        'address_plan': PLAN,
+        'ansible_connection': 'local',
+        'ansible_python_interpreter': sys.executable,
         'dualstack_verify_kubectl': [str(STAND_INS / 'kubectl'), '--kubeconfig', '/dev/null'],
         'dualstack_verify_service_port': http_port,
         # The stand-ins need no root; this machine has no sudo to become with.
         'ansible_become': False,
     }
+    if plan is not None:
+        extra['address_plan'] = plan
     (tmp_path / 'extra.json').write_text(json.dumps(extra), encoding='utf-8')
     run = subprocess.run(
-        ['ansible-playbook', '-i', str(tmp_path / 'inventory.json'), '-e', '@' + str(tmp_path / 'extra.json'), str(PLAYBOOK)],
+        ['ansible-playbook', '-i', str(inventory), '-e', '@' + str(tmp_path / 'extra.json'), 'dualstack.kubernetes.verify'],
         cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
         env=ansible_env(PATH=f'{STAND_INS}{os.pathsep}{os.environ["PATH"]}', DUALSTACK_FAKE_STATE=str(state), **env))
     return run, state
@@ -167,3 +172,22 @@ def test_article_nodes_without_node_ip_fail_with_the_fix(tmp_path: pathlib.Path,
     # The test workload is removed even so.
     calls = (state / 'calls.log').read_text(encoding='utf-8').splitlines()
     assert calls[-1].endswith('delete namespace dualstack-verify --ignore-not-found')
+
+
+def test_kubeadm_article_inventory_plans_itself_and_has_no_dual_stack_service(tmp_path: pathlib.Path, http_port: int) -> None:
+    inventory = REPO / 'inventories' / 'kubeadm-article'
+    if not (inventory / 'hosts.yml').is_file():
+        pytest.skip('inventories/kubeadm-article is not in this checkout')
+    run, state = run_verify(tmp_path, http_port, inventory=inventory, plan=None)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-12000:]
+    # The address_plan role ran: its table names the article's versions.
+    assert 'TASK [dualstack.kubernetes.address_plan : Check the address plan and derive it]' in output
+    # Kubernetes 1.18 has no ipFamilyPolicy: no test Service, and its row says why.
+    rows = table_rows(output)
+    assert [v for k, v in rows.items() if k.startswith('Service clusterIPs')] == ['SKIP']
+    assert not any(k.startswith('Service answers') for k in rows)
+    assert 'FAIL' not in rows.values()
+    assert 'ipFamilyPolicy came with 1.20' in output
+    manifest = json.loads((state / 'manifest.json').read_text(encoding='utf-8'))
+    assert [i['kind'] for i in manifest['items']] == ['Namespace', 'DaemonSet']

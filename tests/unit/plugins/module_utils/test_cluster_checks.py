@@ -255,7 +255,7 @@ class TestIptables:
         assert cc.check_nat_outgoing("master", fixture("kubeadm_ip6tables_nat.txt"))["status"] == cc.PASS
 
     def test_without_nat_outgoing_the_row_is_informational(self):
-        text = fixture("kubeadm_ip6tables_nat.txt").split("Chain cali-nat-outgoing")[0]
+        text = fixture("kubeadm_ip6tables_nat.txt").split("Chain cali-nat-outgoing", maxsplit=1)[0]
         assert cc.check_nat_outgoing("master", text)["status"] == cc.SKIP
 
     def test_ipv4_listing_opt_column_is_skipped(self):

@@ -166,11 +166,11 @@ class TestSvg:
     def test_names_are_escaped(self):
         plan = copy.deepcopy(KUBEADM_PLAN)
         plan["nodes"] = {"a<&>b": plan["nodes"]["master"]}
-        _, texts = svg_texts(pr.svg(plan))
+        texts = svg_texts(pr.svg(plan))[1]
         assert "a<&>b" in texts
 
     def test_no_allocation_note(self):
-        _, texts = svg_texts(pr.svg(dict(KUBEADM_PLAN, node_cidr_allocation=False)))
+        texts = svg_texts(pr.svg(dict(KUBEADM_PLAN, node_cidr_allocation=False)))[1]
         assert "pod block (expected)" not in texts
         assert any("Node CIDR allocation is off" in t for t in texts)
 
