@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How long calico_manifest_patch's work takes next to a ruamel.yaml round trip.
 
     . tests/env.sh && python bench/calico_patch.py [--repeat N]
@@ -41,7 +40,7 @@ SETTINGS = dict(
 
 def best_of(repeat: int, work) -> float:
     best = float("inf")
-    for _ in range(repeat):
+    for _run in range(repeat):
         start = time.process_time()
         work()
         best = min(best, time.process_time() - start)
