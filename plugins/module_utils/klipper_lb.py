@@ -297,6 +297,18 @@ def project(live: Any, wanted: Any) -> Any:
     return live
 
 
+SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink")
+
+
+def without_server_fields(live: dict) -> dict:
+    """live without its status and the metadata the API server keeps, for a readable diff."""
+    body = {k: copy.deepcopy(v) for k, v in live.items() if k != "status"}
+    meta = body.get("metadata") or {}
+    for field in SERVER_FIELDS:
+        meta.pop(field, None)
+    return body
+
+
 def is_managed(daemonset: dict) -> bool:
     return ((daemonset.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
 
@@ -422,7 +434,7 @@ class Reconciler:
                             % (namespace, name, wait_timeout)
                         )
                     self.sleep(2)
-        return {"changed": True, "action": "delete", "before": project(live, live), "after": {}}
+        return {"changed": True, "action": "delete", "before": without_server_fields(live), "after": {}}
 
     def ensure_status(self, service: dict, addresses: list) -> dict:
         """Write addresses into the Service's status.loadBalancer.ingress (an empty list clears it)."""
@@ -459,7 +471,16 @@ def run(params: dict, api: Any = None, check_mode: bool = False, reconciler: Opt
         if api is None and reconciler is None:
             raise KlipperLbError("reading the Service from the cluster needs the kubernetes client")
         reconciler = reconciler or Reconciler(api, check_mode=check_mode)
-        service = reconciler.read_service(params.get("namespace") or "default", params["name"])
+        namespace = params.get("namespace") or "default"
+        if state == "absent":
+            # The DaemonSet may outlive its Service (when it was created without an
+            # ownerReference); removing it must not need the Service.
+            service = reconciler.api.get_service(namespace, params["name"])
+            if service is None:
+                service = {"metadata": {"name": params["name"], "namespace": namespace}}
+                params = dict(params, update_status=False)
+        else:
+            service = reconciler.read_service(namespace, params["name"])
     else:
         service = params["service"]
     result: dict = {"changed": False}

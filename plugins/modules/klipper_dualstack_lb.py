@@ -79,7 +79,7 @@ options:
   state:
     description:
       - V(absent) deletes the DaemonSet (only one this module created) and, with O(update_status),
-        clears the Service's C(status.loadBalancer.ingress).
+        clears the Service's C(status.loadBalancer.ingress). The Service need not exist any more.
     type: str
     choices: [present, absent]
     default: present

@@ -303,6 +303,18 @@ def test_absent_deletes_and_then_is_unchanged():
     assert not again["changed"] and cluster.writes() == []
 
 
+def test_absent_works_when_the_service_is_already_gone():
+    cluster = Cluster(services=[article_service()])
+    api, rec = make(cluster)
+    lb.run(params(), reconciler=rec)
+    del cluster.services[("kube-system", "traefik")]
+    cluster.calls.clear()
+    result = lb.run(params(state="absent", update_status=True), reconciler=rec)
+    assert result["action"] == "delete" and cluster.daemonsets == {}
+    assert [c[0] for c in cluster.writes()] == ["delete"]
+    assert "status" not in result["diff"]["before"] and "resourceVersion" not in result["diff"]["before"]["metadata"]
+
+
 def test_a_daemonset_not_made_by_the_module_is_left_alone():
     cluster = Cluster(services=[article_service()])
     api, rec = make(cluster)
