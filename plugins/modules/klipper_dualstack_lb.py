@@ -24,7 +24,7 @@ description:
     C(--allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding).
 version_added: 0.1.0
 author:
-  - dualstack.kubernetes contributors
+  - dualstack.kubernetes contributors (@dualstack-kubernetes)
 requirements:
   - kubernetes >= 24.2.0 (Python library) on the host that runs the module, unless O(service) is given
     and O(apply), O(update_status) and O(state=absent) are not used.
