@@ -5,8 +5,10 @@
 the image registry, and the SHA-256 of the repository key that the user checked themselves
 (DUALSTACK_K8S_APT_KEY_SHA256): the roles refuse an unpinned key.
 
-Exit 0 when everything is there; otherwise print one line starting with "SKIP:" that says what
-is missing and exit 3. tests/functional/test_kubeadm_e2e.py turns that line into a pytest skip.
+Exit 0 when everything is there. When a host is unreachable (what this machine cannot have),
+print one line starting with "SKIP:" and exit 3: tests/functional/test_kubeadm_e2e.py turns it
+into a pytest skip, and tests/run skips the scenario on its own through requires-internet. A
+missing checksum is a mistake in the setup, not a limit of the machine: exit 2.
 """
 
 import os
@@ -22,7 +24,7 @@ URLS = (
 )
 
 
-def missing():
+def unreachable():
     for url in URLS:
         try:
             urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=10).close()
@@ -31,6 +33,10 @@ def missing():
         except (urllib.error.URLError, OSError) as exc:
             return "%s is unreachable from this machine (%s); the scenario installs real kubeadm " \
                    "packages and pulls real images, so it needs the internet" % (url, getattr(exc, "reason", exc))
+    return ""
+
+
+def unpinned():
     if not re.match(r"^sha256:[0-9a-f]{64}$", os.environ.get("DUALSTACK_K8S_APT_KEY_SHA256", "")):
         return "DUALSTACK_K8S_APT_KEY_SHA256 is not set to sha256:<hex> of %s (check the key's " \
                "fingerprint yourself, then pin its checksum)" % URLS[0]
@@ -38,8 +44,12 @@ def missing():
 
 
 if __name__ == "__main__":
-    reason = missing()
+    reason = unreachable()
     if reason:
         print("SKIP: kubeadm-e2e: " + reason)
         sys.exit(3)
+    problem = unpinned()
+    if problem:
+        print("kubeadm-e2e: error: " + problem)
+        sys.exit(2)
     print("kubeadm-e2e: the package repository and the registry are reachable")
