@@ -699,6 +699,29 @@ def kubeadm_join(argv):
     return 0
 
 
+def kubeadm_reset(argv):
+    """What the real reset removes from the node: the control plane's and kubelet's files.
+    Like the real one, it leaves CNI configuration and iptables rules to the user."""
+    flags, positional = parse_flags(argv, {"cri-socket", "cleanup-tmp-dir", "skip-phases", "v",
+                                           "kubeconfig", "ignore-preflight-errors", "dry-run"},
+                                    boolean=("force", "f"))
+    if positional:
+        raise Rejected("unexpected arguments %r" % positional)
+    if "force" not in flags and "f" not in flags:
+        raise Rejected("reset asks for confirmation on a terminal; a playbook needs --force")
+    for name in ("/etc/kubernetes/manifests", "/etc/kubernetes/pki", "/var/lib/kubelet", "/var/lib/etcd"):
+        shutil.rmtree(path(name), ignore_errors=True)
+    for name in ("/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf",
+                 "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/controller-manager.conf",
+                 "/etc/kubernetes/scheduler.conf", "/etc/kubernetes/bootstrap-kubelet.conf"):
+        if os.path.exists(path(name)):
+            os.unlink(path(name))
+    save_state({})
+    record({"command": "reset", "argv": argv, "result": "accepted"})
+    print("[reset] The node was reset.")
+    return 0
+
+
 def kubeadm_main(argv):
     if not argv:
         raise Rejected("missing command")
@@ -713,7 +736,7 @@ def kubeadm_main(argv):
         else:
             print(json.dumps({"clientVersion": {"gitVersion": "v%d.%d.%d" % version_tuple()}}))
         return 0
-    handlers = {"init": kubeadm_init, "join": kubeadm_join, "token": kubeadm_token}
+    handlers = {"init": kubeadm_init, "join": kubeadm_join, "token": kubeadm_token, "reset": kubeadm_reset}
     if command not in handlers:
         raise Rejected("the double does not implement 'kubeadm %s'" % command)
     return handlers[command](rest)

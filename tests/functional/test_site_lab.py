@@ -1,0 +1,99 @@
+"""site.yml and reset.yml on the lab, for both kinds of cluster.
+
+kubeadm, kubelet and k3s are the lab's doubles (tests/lab/doubles.yml), installed through the
+roles' offline path; everything else runs for real on the nodes. Each kind converges, a
+second converge changes nothing, reset.yml takes the nodes back (the collection's files, the
+cluster's firewall chains), and a second reset changes nothing.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+LAB = REPO / 'tests' / 'lab' / 'lab.sh'
+KINDS = {
+    'lab-kubeadm': ['dslab-1', 'dslab-2'],
+    'lab-k3s': ['dslab-3', 'dslab-4'],
+}
+# What the roles leave on each node, and reset.yml must take away.
+COMMON = ['/etc/sysctl.d/90-dualstack-kubernetes.conf']
+CLUSTER_FILES = {
+    'dslab-1': COMMON + ['/etc/kubernetes/admin.conf', '/usr/local/bin/kubeadm', '/usr/local/bin/kubelet',
+                         '/etc/systemd/system/kubelet.service'],
+    'dslab-2': COMMON + ['/etc/kubernetes/kubelet.conf', '/usr/local/bin/kubeadm', '/usr/local/bin/kubelet',
+                         '/etc/systemd/system/kubelet.service'],
+    'dslab-3': COMMON + ['/etc/rancher/k3s/config.yaml', '/usr/local/bin/k3s', '/etc/systemd/system/k3s.service',
+                         '/etc/systemd/system/k3s.service.env'],
+    'dslab-4': COMMON + ['/etc/rancher/k3s/config.yaml', '/usr/local/bin/k3s', '/etc/systemd/system/k3s-agent.service',
+                         '/etc/systemd/system/k3s-agent.service.env'],
+}
+RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
+
+
+def playbook(inventory: str, path: str) -> dict[str, dict[str, int]]:
+    result = subprocess.run(['ansible-playbook', '-i', f'inventories/{inventory}', path],
+                            cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f'{path} on {inventory} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}'
+    return {host: {'ok': int(ok), 'changed': int(changed), 'unreachable': int(unreach), 'failed': int(failed)}
+            for host, ok, changed, unreach, failed in RECAP.findall(result.stdout)}
+
+
+def node(host: str, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(['podman', 'exec', host, *command], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture(scope='module')
+def lab() -> Iterator[None]:
+    if shutil.which('podman') is None:
+        pytest.skip('podman is not installed: tests/lab/lab.sh prepare installs it on Debian as root')
+    # Fresh nodes: the first converge must start from a node the collection never touched.
+    subprocess.run([str(LAB), 'down', '-p', 'dslab'], check=False)
+    subprocess.run([str(LAB), 'up', '-n', '4', '-p', 'dslab', '-f', '11'], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run([str(LAB), 'down', '-p', 'dslab'], check=False)
+
+
+@pytest.mark.parametrize('inventory', sorted(KINDS))
+def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, inventory: str) -> None:
+    assert os.environ.get('DUALSTACK_SHARED'), 'tests/env.sh sets DUALSTACK_SHARED'
+    hosts = KINDS[inventory]
+    playbook(inventory, 'tests/lab/doubles.yml')
+
+    first = playbook(inventory, 'playbooks/site.yml')
+    assert sorted(first) == hosts and all(first[h]['changed'] > 0 for h in hosts), first
+    second = playbook(inventory, 'playbooks/site.yml')
+    assert {h: second[h]['changed'] for h in hosts} == {h: 0 for h in hosts}, second
+    for host in hosts:
+        for path in CLUSTER_FILES[host]:
+            assert node(host, 'test', '-e', path).returncode == 0, f'{path} missing on {host} after site.yml'
+
+    # What a running cluster leaves in the firewall: chains of kube-proxy and Calico with
+    # jumps to them, beside a chain of the node's own that reset must keep.
+    for host in hosts:
+        for tool in ('iptables', 'ip6tables'):
+            for args in (['-N', 'KUBE-SERVICES'], ['-A', 'FORWARD', '-j', 'KUBE-SERVICES'],
+                         ['-t', 'nat', '-N', 'cali-nat-outgoing'],
+                         ['-t', 'nat', '-A', 'POSTROUTING', '-j', 'cali-nat-outgoing'],
+                         ['-N', 'SITE-KEEP'], ['-A', 'INPUT', '-j', 'SITE-KEEP']):
+                assert node(host, tool, *args).returncode == 0
+
+    reset = playbook(inventory, 'playbooks/reset.yml')
+    assert all(reset[h]['changed'] > 0 for h in hosts), reset
+    for host in hosts:
+        for path in CLUSTER_FILES[host]:
+            assert node(host, 'test', '-e', path).returncode != 0, f'{path} left on {host} after reset.yml'
+        for tool in ('iptables', 'ip6tables'):
+            rules = node(host, f'{tool}-save').stdout
+            assert 'KUBE-SERVICES' not in rules and 'cali-nat-outgoing' not in rules, rules
+            assert '-A INPUT -j SITE-KEEP' in rules, f'{tool} lost the node\'s own chain on {host}'
+    again = playbook(inventory, 'playbooks/reset.yml')
+    assert {h: again[h]['changed'] for h in hosts} == {h: 0 for h in hosts}, again
