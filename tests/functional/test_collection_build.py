@@ -27,9 +27,12 @@ def test_build_install_and_list_modules(repo: pathlib.Path, tmp_path: pathlib.Pa
     assert not any(name.startswith(('.venv', '.build', '.lab', '.ci')) for name in names)
 
     install = tmp_path / 'installed'
-    # The dependencies come with the ansible package here: Galaxy is not reachable.
-    run('ansible-galaxy', 'collection', 'install', '--no-deps', '-p', str(install), str(tarball), cwd=tmp_path)
+    # Only the installed copy is on the path, not the checkout the tests run from. The
+    # dependencies come with the ansible package here: Galaxy is not reachable.
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(install))
+    run('ansible-galaxy', 'collection', 'install', '--no-deps', '-p', str(install), str(tarball), cwd=tmp_path, env=env)
+    assert (install / 'ansible_collections' / 'dualstack' / 'kubernetes' / 'galaxy.yml').is_file() or \
+        (install / 'ansible_collections' / 'dualstack' / 'kubernetes' / 'MANIFEST.json').is_file()
     listed = json.loads(run('ansible-doc', '-t', 'module', '-l', 'dualstack.kubernetes', '-j', cwd=tmp_path, env=env))
     modules = sorted(name for name in (repo / 'plugins' / 'modules').glob('*.py') if name.stem != '__init__')
     assert modules, 'the collection has no modules'
