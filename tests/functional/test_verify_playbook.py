@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import threading
+import types
+from collections.abc import Mapping
 
 import pytest
 
@@ -31,6 +33,8 @@ PLAN = {
     },
     'calico': {'version': '3.30.7', 'ipv4_pool_cidr': '10.244.0.0/16', 'ipv6_pool_cidr': 'fd00:1::/48'},
 }
+# Read-only, so that it can be a default argument.
+DEFAULT_PLAN = types.MappingProxyType(PLAN)
 
 
 def ansible_env(**extra: str) -> dict:
@@ -97,7 +101,7 @@ def fixture_http_port():
         server.server_close()
 
 
-def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path | None = None, plan: dict | None = PLAN,
+def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path | None = None, plan: Mapping | None = DEFAULT_PLAN,
                **env: str) -> tuple[subprocess.CompletedProcess, pathlib.Path]:
     """verify.yml on this machine: both nodes are local, kubectl and the node commands are stand-ins."""
     state = tmp_path / 'state'
@@ -117,7 +121,7 @@ def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path |
         'ansible_become': False,
     }
     if plan is not None:
-        extra['address_plan'] = plan
+        extra['address_plan'] = dict(plan)
     (tmp_path / 'extra.json').write_text(json.dumps(extra), encoding='utf-8')
     run = subprocess.run(
         ['ansible-playbook', '-i', str(inventory), '-e', '@' + str(tmp_path / 'extra.json'), 'dualstack.kubernetes.verify'],
