@@ -87,3 +87,13 @@ def test_diagram_opens_as_an_image(rendered: tuple[str, pathlib.Path], tmp_path:
     png = tmp_path / 'plan.png'
     subprocess.run(['rsvg-convert', '-o', str(png), str(out / 'address-plan.svg')], check=True)
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.mark.parametrize('playbook', ['site', 'plan', 'verify', 'reset'])
+def test_playbooks_are_importable_by_collection_name(playbook: str, tmp_path: pathlib.Path) -> None:
+    # Run from elsewhere, so only the collection's name can find the playbook.
+    result = subprocess.run(['ansible-playbook', '-i', str(REPO / 'inventories' / 'kubeadm-article'),
+                             f'dualstack.kubernetes.{playbook}', '--syntax-check'],
+                            cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f'playbooks/{playbook}.yml' in result.stdout

@@ -1,0 +1,95 @@
+"""Benchmark: playbooks/site.yml on the lab with 1, 3 and 6 nodes.
+
+For each size, fresh lab nodes (host numbers from 101) form one cluster of the chosen kind
+(the first node the server or control plane, the rest agents or workers), built with the
+lab inventory's settings and the lab's doubles. The first converge and a second run are
+timed side by side in the same run of this command, and the table shows wall time and the
+tasks each host ran (from the play recap), so the cost of a node and of an idempotent rerun
+can be compared across sizes. A command, not a test: nothing here passes or fails on time.
+
+    . tests/env.sh && python bench/site.py [--kind k3s|kubeadm] [--sizes 1 3 6] [--keep]
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+LAB = REPO / 'tests' / 'lab' / 'lab.sh'
+PREFIX = 'dssite'
+FIRST_HOST = 101
+GROUPS = {'k3s': ('k3s_servers', 'k3s_agents'), 'kubeadm': ('kubeadm_control_plane', 'kubeadm_workers')}
+RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)', re.M)
+
+
+def inventory(kind: str, size: int, folder: pathlib.Path) -> pathlib.Path:
+    """The lab inventory of that kind, with this run's nodes in its groups."""
+    first, rest = GROUPS[kind]
+    lines = ['---']
+    for group, numbers in ((first, [FIRST_HOST]), (rest, list(range(FIRST_HOST + 1, FIRST_HOST + size)))):
+        lines.append(f'{group}:')
+        lines.append('  hosts:' if numbers else '  hosts: {}')
+        for number in numbers:
+            lines += [f'    {PREFIX}-{number - FIRST_HOST + 1}:',
+                      f'      address_plan_node_ipv4: 10.250.0.{number}',
+                      f'      address_plan_node_ipv6: "fd42:1ab:250::{number}"']
+    (folder / 'hosts.yml').write_text('\n'.join(lines) + '\n')
+    # The lab inventory's settings: the group_vars folder sits beside the hosts file.
+    (folder / 'group_vars').symlink_to(REPO / 'inventories' / f'lab-{kind}' / 'group_vars')
+    return folder / 'hosts.yml'
+
+
+def run(path: pathlib.Path, playbook: str) -> tuple[float, dict[str, tuple[int, int, int]]]:
+    start = time.monotonic()
+    result = subprocess.run(['ansible-playbook', '-i', str(path), '-e', f'lab_repo={REPO}', playbook],
+                            cwd=REPO, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - start
+    if result.returncode != 0:
+        sys.exit(f'{playbook} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}')
+    recap = {host: (int(ok), int(changed), int(skipped))
+             for host, ok, changed, _unreachable, _failed, skipped in RECAP.findall(result.stdout)}
+    return elapsed, recap
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--kind', choices=sorted(GROUPS), default='k3s')
+    parser.add_argument('--sizes', type=int, nargs='+', default=[1, 3, 6])
+    parser.add_argument('--keep', action='store_true', help='leave the last size\'s nodes running')
+    args = parser.parse_args()
+
+    rows = []
+    for size in args.sizes:
+        subprocess.run([str(LAB), 'down', '-p', PREFIX], check=True, capture_output=True)
+        subprocess.run([str(LAB), 'up', '-n', str(size), '-p', PREFIX, '-f', str(FIRST_HOST)], check=True,
+                       capture_output=True)
+        with tempfile.TemporaryDirectory() as temp:
+            path = inventory(args.kind, size, pathlib.Path(temp))
+            run(path, 'tests/lab/doubles.yml')
+            first, first_recap = run(path, 'playbooks/site.yml')
+            second, second_recap = run(path, 'playbooks/site.yml')
+        rows.append((size, first, second,
+                     max(ok + skipped for ok, _changed, skipped in first_recap.values()),
+                     max(ok + skipped for ok, _changed, skipped in second_recap.values()),
+                     sum(changed for _ok, changed, _skipped in second_recap.values())))
+        if size != args.sizes[-1] or not args.keep:
+            subprocess.run([str(LAB), 'down', '-p', PREFIX], check=True, capture_output=True)
+
+    print(f'\nsite.yml, {args.kind}, on the lab (wall time in seconds; tasks: the most any one host ran)')
+    print(f'{"nodes":>5} {"first":>8} {"second":>8} {"second/first":>12} {"tasks/host 1st":>14} '
+          f'{"tasks/host 2nd":>14} {"changed 2nd":>11}')
+    for size, first, second, tasks_first, tasks_second, changed in rows:
+        print(f'{size:>5} {first:>8.1f} {second:>8.1f} {second / first:>12.2f} {tasks_first:>14} '
+              f'{tasks_second:>14} {changed:>11}')
+    base = rows[0]
+    for size, first, second, *_ in rows[1:]:
+        print(f'{size} nodes against {base[0]}: first converge x{first / base[1]:.2f}, second run x{second / base[2]:.2f}')
+
+
+if __name__ == '__main__':
+    main()
