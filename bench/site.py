@@ -87,7 +87,7 @@ def main() -> None:
         print(f'{size:>5} {first:>8.1f} {second:>8.1f} {second / first:>12.2f} {tasks_first:>14} '
               f'{tasks_second:>14} {changed:>11}')
     base = rows[0]
-    for size, first, second, *_ in rows[1:]:
+    for size, first, second, *_rest in rows[1:]:
         print(f'{size} nodes against {base[0]}: first converge x{first / base[1]:.2f}, second run x{second / base[2]:.2f}')
 
 

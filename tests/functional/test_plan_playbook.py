@@ -81,7 +81,7 @@ def test_kubernetes_objects_validate_strictly(rendered: tuple[str, pathlib.Path]
 
 
 def test_diagram_opens_as_an_image(rendered: tuple[str, pathlib.Path], tmp_path: pathlib.Path) -> None:
-    _, out = rendered
+    out = rendered[1]
     if shutil.which('rsvg-convert') is None:
         pytest.skip('rsvg-convert (Debian librsvg2-bin) is not installed: tests/run installs it as root')
     png = tmp_path / 'plan.png'
