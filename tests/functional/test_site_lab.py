@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 LAB = REPO / 'tests' / 'lab' / 'lab.sh'
@@ -37,10 +38,13 @@ CLUSTER_FILES = {
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
 
 
-def playbook(inventory: str, path: str) -> dict[str, dict[str, int]]:
-    result = subprocess.run(['ansible-playbook', '-i', f'inventories/{inventory}', path],
+def playbook(inventory: str, path: str, *extra: str) -> dict[str, dict[str, int]]:
+    result = subprocess.run(['ansible-playbook', '-i', f'inventories/{inventory}', path, *extra],
                             cwd=REPO, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f'{path} on {inventory} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}'
+    # Ansible's own error lines first, so that the first words of a failure say what broke.
+    errors = ' | '.join(re.findall(r'^(?:\[ERROR\]|fatal:).*$', result.stdout + result.stderr, re.M))
+    assert result.returncode == 0, (f'{path} on {inventory} failed: {errors}\n'
+                                    f'{result.stdout[-6000:]}\n{result.stderr[-2000:]}')
     return {host: {'ok': int(ok), 'changed': int(changed), 'unreachable': int(unreach), 'failed': int(failed)}
             for host, ok, changed, unreach, failed in RECAP.findall(result.stdout)}
 
@@ -63,14 +67,24 @@ def lab() -> Iterator[None]:
 
 
 @pytest.mark.parametrize('inventory', sorted(KINDS))
-def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, inventory: str) -> None:
+def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, inventory: str,
+                                                                    tmp_path: pathlib.Path) -> None:
     assert os.environ.get('DUALSTACK_SHARED'), 'tests/env.sh sets DUALSTACK_SHARED'
     hosts = KINDS[inventory]
     playbook(inventory, 'tests/lab/doubles.yml')
 
-    first = playbook(inventory, 'playbooks/site.yml')
+    # The admin kubeconfig goes to a folder the controller does not have yet, as on a new
+    # checkout: the roles make it, private, and write the kubeconfig 0600.
+    kubeconfig = tmp_path / 'new' / 'admin.conf'
+    where = ['-e', f'k3s_server_kubeconfig_path={kubeconfig}',
+             '-e', f'kubeadm_master_kubeconfig_fetch_path={kubeconfig}']
+    first = playbook(inventory, 'playbooks/site.yml', *where)
     assert sorted(first) == hosts and all(first[h]['changed'] > 0 for h in hosts), first
-    second = playbook(inventory, 'playbooks/site.yml')
+    assert kubeconfig.parent.stat().st_mode & 0o777 == 0o700
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    clusters = yaml.safe_load(kubeconfig.read_text(encoding='utf-8'))['clusters']
+    assert clusters[0]['cluster']['server'].startswith('https://'), clusters
+    second = playbook(inventory, 'playbooks/site.yml', *where)
     assert {h: second[h]['changed'] for h in hosts} == {h: 0 for h in hosts}, second
     for host in hosts:
         for path in CLUSTER_FILES[host]:
