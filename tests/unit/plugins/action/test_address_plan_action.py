@@ -17,18 +17,10 @@ from ansible.playbook.task import Task
 from ansible.template import Templar
 
 from ansible_collections.dualstack.kubernetes.plugins.action.address_plan import ActionModule
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
-ARTICLE_ARGS: t.Dict[str, t.Any] = {
-    "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
-    "service_cidrs": ["10.96.0.0/12", "fd00::/108"],
-    "nodes": [
-        {"name": "master", "ipv4": "192.168.1.11", "ipv6": "2001:db8::11"},
-        {"name": "worker", "ipv4": "192.168.1.12", "ipv6": "2001:db8::12"},
-    ],
-    "distribution": "kubeadm",
-    "kubernetes_version": "1.31.2",
-    "calico_version": "3.30.7",
-}
+# The kubeadm article's options, on the current releases the table's first line names.
+ARTICLE_ARGS: t.Dict[str, t.Any] = article_plans.kubeadm_params(kubernetes_version="1.31.2", calico_version="3.30.7")
 
 
 def run_action(args: t.Mapping[str, t.Any], check_mode: bool = False) -> t.Dict[str, t.Any]:

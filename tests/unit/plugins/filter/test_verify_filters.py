@@ -10,14 +10,10 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dualstack.kubernetes.plugins.filter.cluster_checks import FilterModule
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
-PLAN = {
-    "kubernetes_version": "1.31.2",
-    "families": ["ipv4", "ipv6"],
-    "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
-    "service_cidrs": ["10.96.0.0/12", "fd00::/108"],
-    "nodes": {"master": {"ipv4": "192.168.1.11", "ipv6": "2001:db8::11", "node_ip": "192.168.1.11,2001:db8::11"}},
-}
+# The kubeadm article's plan on a current release, with its master node only.
+PLAN = article_plans.kubeadm_plan(kubernetes_version="1.31.2", nodes=article_plans.kubeadm_params()["nodes"][:1])
 NODES = "NAME     INTERNAL-IP\nmaster   192.168.1.11,2001:db8::11\n"
 
 

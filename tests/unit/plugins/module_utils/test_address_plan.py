@@ -12,40 +12,12 @@ import typing as t
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import address_plan as ap
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
-# The kubeadm article (seeds/000): two nodes, Kubernetes 1.18 with the feature gate, Calico 3.15.
-KUBEADM_ARTICLE: t.Dict[str, t.Any] = {
-    "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
-    "service_cidrs": ["10.96.0.0/12", "fd00::/108"],
-    "nodes": [
-        {"name": "master", "ipv4": "192.168.1.11", "ipv6": "2001:db8::11"},
-        {"name": "worker", "ipv4": "192.168.1.12", "ipv6": "2001:db8::12"},
-    ],
-    "distribution": "kubeadm",
-    "kubernetes_version": "1.18.5",
-    "calico_version": "3.15.1",
-}
-
-# The k3s article (seeds/003), as published: cluster-cidr 10.42.0.0/24 and
-# fd45:a71:55a6:1:2:2::/96, service-cluster-ip-range 10.43.0.0/16 and
-# fd45:a71:55a6:1:2:1::/116, node-cidr-mask-size-ipv4=24 and -ipv6=96, the IPv6DualStack
-# gate on every component, k3s v1.21.4+k3s1. Its node is the one whose addresses the
-# article gives Traefik as externalIPs. The article names no Calico release; 3.20 is of its
-# time. Although the article advises putting the Service network inside the cluster
-# network, its own values do not: fd45:a71:55a6:1:2:1::/116 lies beside
-# fd45:a71:55a6:1:2:2::/96, not inside it. So the plan needs no correction to pass for
-# one node; it is refused for two because each /N cluster CIDR at mask /N holds one node.
-K3S_ARTICLE: t.Dict[str, t.Any] = {
-    "pod_cidrs": ["10.42.0.0/24", "fd45:a71:55a6:1:2:2::/96"],
-    "service_cidrs": ["10.43.0.0/16", "fd45:a71:55a6:1:2:1::/116"],
-    "node_mask_ipv4": 24,
-    "node_mask_ipv6": 96,
-    "nodes": [{"name": "k3s", "ipv4": "192.168.0.15", "ipv6": "2003:e9:f712:a22f:a61f:72ff:fe56:1e9e"}],
-    "distribution": "k3s",
-    "kubernetes_version": "v1.21.4+k3s1",
-    "calico_version": "3.20.0",
-    "feature_gates": {"IPv6DualStack": True},
-}
+# The articles' inputs, from the one place the unit tests share (article_plans); each
+# is a copy, so plan_with below may change it.
+KUBEADM_ARTICLE: t.Dict[str, t.Any] = article_plans.kubeadm_params()
+K3S_ARTICLE: t.Dict[str, t.Any] = article_plans.k3s_params()
 
 
 def plan_with(base: t.Optional[t.Mapping[str, t.Any]] = None, **changes: t.Any) -> t.Dict[str, t.Any]:

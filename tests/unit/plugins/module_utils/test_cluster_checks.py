@@ -6,12 +6,12 @@ file names its article section in its first line)."""
 
 from __future__ import annotations
 
-import copy
 import os
 
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import cluster_checks as cc
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -25,31 +25,18 @@ def fixture(name: str) -> str:
 
 
 # The kubeadm article's plan, as the address_plan role states it.
-KUBEADM_PLAN = {
-    "distribution": "kubeadm",
-    "kubernetes_version": "1.18.5",
-    "primary_family": "ipv4",
-    "families": ["ipv4", "ipv6"],
-    "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
-    "service_cidrs": ["10.96.0.0/12", "fd00::/108"],
-    "nodes": {
-        "master": {"ipv4": "192.168.1.11", "ipv6": "2001:db8::11", "node_ip": "192.168.1.11,2001:db8::11"},
-        "worker": {"ipv4": "192.168.1.12", "ipv6": "2001:db8::12", "node_ip": "192.168.1.12,2001:db8::12"},
-    },
-    "calico": {"version": "3.15.1", "ipv4_block_size": 26, "ipv6_block_size": 122, "ipv6_encapsulation": "none"},
-}
+KUBEADM_PLAN = article_plans.kubeadm_plan()
 
-# The k3s article's plan as corrected in inventories/k3s-article (Service CIDRs as printed there).
-K3S_PLAN = {
-    "distribution": "k3s",
-    "kubernetes_version": "1.21.4",
-    "primary_family": "ipv4",
-    "families": ["ipv4", "ipv6"],
-    "pod_cidrs": ["10.42.0.0/16", "fd45:a71:55a6:1:2:2::/96"],
-    "service_cidrs": ["10.43.0.0/16", "fd45:a71:55a6:1:2:1::/116"],
-    "nodes": {"k3s-server": {"ipv4": "192.168.0.15", "ipv6": "fd45:a71:55a6:1::15", "node_ip": "192.168.0.15,fd45:a71:55a6:1::15"}},
-    "calico": {"version": "3.15.1", "ipv4_pool_cidr": "10.42.0.0/16", "ipv6_pool_cidr": "fd45:a71:55a6:1:2:2::/96"},
-}
+# The k3s article's plan as corrected in inventories/k3s-article: a /16 IPv4 cluster CIDR,
+# node mask /112 for IPv6, Calico 3.15.1, no feature gate, and the inventory's k3s-server
+# node (Service CIDRs as printed in the article).
+K3S_PLAN = article_plans.k3s_plan(
+    pod_cidrs=["10.42.0.0/16", "fd45:a71:55a6:1:2:2::/96"],
+    node_mask_ipv6=112,
+    nodes=[{"name": "k3s-server", "ipv4": "192.168.0.15", "ipv6": "fd45:a71:55a6:1::15"}],
+    calico_version="3.15.1",
+    feature_gates={},
+)
 
 # What the verify.yml node listing (custom-columns, every InternalIP joined by commas)
 # prints for the article's two nodes once kubelet has node-ip for both families.
@@ -197,8 +184,16 @@ class TestCalico:
         assert worker["detail"].startswith("no IPv6 block")
 
     def test_block_outside_the_pool_fails(self):
-        plan = copy.deepcopy(KUBEADM_PLAN)
-        plan["pod_cidrs"] = ["10.244.0.0/16", "fd00:2::/48"]
+        # The article's plan with its IPv6 pods (and so its Calico pool) moved to fd00:2::/48.
+        plan = article_plans.kubeadm_plan(pod_cidrs=["10.244.0.0/16", "fd00:2::/48"])
+        master = by_subject(cc.check_ipam_blocks(plan, fixture("kubeadm_ipamblocks.txt"), ["master"]))["master"]
+        assert "outside the pool fd00:2::/48" in master["detail"]
+
+    def test_without_calico_pool_cidrs_the_pod_cidr_is_the_pool(self):
+        # A plan without Calico's pool CIDRs (made here by hand: the planner always names
+        # them) falls back to the pod CIDRs.
+        plan = dict(KUBEADM_PLAN, pod_cidrs=["10.244.0.0/16", "fd00:2::/48"],
+                    calico={k: v for k, v in KUBEADM_PLAN["calico"].items() if not k.endswith("_pool_cidr")})
         master = by_subject(cc.check_ipam_blocks(plan, fixture("kubeadm_ipamblocks.txt"), ["master"]))["master"]
         assert "outside the pool fd00:2::/48" in master["detail"]
 

@@ -10,30 +10,13 @@ import pytest
 import yaml
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import kubeadm_config as kc
-
-MASTER = {"ipv4": "192.168.1.11", "ipv6": "2001:db8::11"}
-WORKER = {"ipv4": "192.168.1.12", "ipv6": "2001:db8::12"}
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
 
 def plan(version="1.31.2", primary="ipv4", gates=None, allocation=True):
-    """An address_plan fact as the address_plan role sets it (the article's networks)."""
-    pods = {"ipv4": "10.244.0.0/16", "ipv6": "fd00:1::/48"}
-    services = {"ipv4": "10.96.0.0/12", "ipv6": "fd00::/108"}
-    families = [primary, "ipv6" if primary == "ipv4" else "ipv4"]
-    return {
-        "distribution": "kubeadm",
-        "kubernetes_version": version,
-        "primary_family": primary,
-        "families": families,
-        "pod_cidrs": [pods[f] for f in families],
-        "service_cidrs": [services[f] for f in families],
-        "pod_subnet": ",".join(pods[f] for f in families),
-        "service_subnet": ",".join(services[f] for f in families),
-        "node_mask": {"ipv4": 24, "ipv6": 64},
-        "node_cidr_allocation": allocation,
-        "nodes": {"master": dict(MASTER), "worker": dict(WORKER)},
-        "feature_gates": gates or {},
-    }
+    """The address_plan fact the planner makes of the kubeadm article's networks and nodes."""
+    return article_plans.kubeadm_plan(primary=primary, kubernetes_version=version, feature_gates=gates or {},
+                                      node_cidr_allocation=allocation)
 
 
 def by_kind(docs):

@@ -13,43 +13,16 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import plan_report as pr
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
-# The kubeadm article's plan, as the address_plan role states it.
-KUBEADM_PLAN = {
-    "distribution": "kubeadm",
-    "kubernetes_version": "1.18.20",
-    "primary_family": "ipv4",
-    "families": ["ipv4", "ipv6"],
-    "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
-    "service_cidrs": ["10.96.0.0/12", "fd00::/108"],
-    "node_cidrs": ["192.168.1.0/24", "2001:db8::/64"],
-    "pod_subnet": "10.244.0.0/16,fd00:1::/48",
-    "service_subnet": "10.96.0.0/12,fd00::/108",
-    "node_mask": {"ipv4": 24, "ipv6": 64},
-    "node_cidr_allocation": True,
-    "nodes": {
-        "master": {"ipv4": "192.168.1.11", "ipv6": "2001:db8::11", "node_ip": "192.168.1.11,2001:db8::11"},
-        "worker": {"ipv4": "192.168.1.12", "ipv6": "2001:db8::12", "node_ip": "192.168.1.12,2001:db8::12"},
-    },
-    "api_service_ip": {"ipv4": "10.96.0.1", "ipv6": "fd00::1"},
-    "dns_service_ip": {"ipv4": "10.96.0.10", "ipv6": "fd00::a"},
-    "node_capacity": {"ipv4": 256, "ipv6": 65536},
-    "feature_gates": {"IPv6DualStack": True},
-    "calico": {"version": "3.15.1", "ipv4_pool_cidr": "10.244.0.0/16", "ipv6_pool_cidr": "fd00:1::/48",
-               "ipv4_block_size": 26, "ipv6_block_size": 122, "ipv6_encapsulation": "none"},
-    "warnings": [],
-}
+# The kubeadm article's plan, as the address_plan role states it for inventories/kubeadm-article:
+# the article's networks with its node networks and Kubernetes 1.18.20.
+ARTICLE_INVENTORY = {"kubernetes_version": "1.18.20", "node_cidrs": ["192.168.1.0/24", "2001:db8::/64"]}
+KUBEADM_PLAN = article_plans.kubeadm_plan(**ARTICLE_INVENTORY)
 
-
-def ipv6_primary(plan):
-    """The article's closing variant: IPv6 first in every list."""
-    plan = copy.deepcopy(plan)
-    plan.update(primary_family="ipv6", families=["ipv6", "ipv4"], pod_cidrs=plan["pod_cidrs"][::-1],
-                service_cidrs=plan["service_cidrs"][::-1], pod_subnet="fd00:1::/48,10.244.0.0/16",
-                service_subnet="fd00::/108,10.96.0.0/12")
-    for node in plan["nodes"].values():
-        node["node_ip"] = "%s,%s" % (node["ipv6"], node["ipv4"])
-    return plan
+# The planner warns of the article's fd00::/108 (only a /112 of it is used). The tests that
+# compare the report's Warnings section start from this plan without warnings instead.
+QUIET_PLAN = dict(KUBEADM_PLAN, warnings=[])
 
 
 class TestMarkdown:
@@ -85,14 +58,21 @@ class TestMarkdown:
         assert "| Service addresses | 1048576 | 65536 (of 1048576: the allocator uses at most 65536) |" in lines
 
     def test_warnings_are_listed(self):
-        assert pr.markdown(KUBEADM_PLAN).rstrip().endswith("## Warnings\n\nNone.")
-        plan = dict(KUBEADM_PLAN, warnings=["fd00::/8 literals: use a random ULA prefix", "a | b"])
+        assert pr.markdown(QUIET_PLAN).rstrip().endswith("## Warnings\n\nNone.")
+        plan = dict(QUIET_PLAN, warnings=["fd00::/8 literals: use a random ULA prefix", "a | b"])
         text = pr.markdown(plan)
         assert "- fd00::/8 literals: use a random ULA prefix\n" in text
         assert "- a | b\n" in text
 
+    def test_the_planners_warnings_are_listed(self):
+        text = pr.markdown(KUBEADM_PLAN)
+        assert KUBEADM_PLAN["warnings"], "the article's fd00::/108 is warned of"
+        for warning in KUBEADM_PLAN["warnings"]:
+            assert "- %s\n" % warning in text
+
     def test_ipv6_primary_puts_ipv6_first(self):
-        lines = pr.markdown(ipv6_primary(KUBEADM_PLAN)).splitlines()
+        # The article's closing variant: IPv6 first in every list.
+        lines = pr.markdown(article_plans.kubeadm_plan(primary="ipv6", **ARTICLE_INVENTORY)).splitlines()
         assert "| Primary family | IPv6 |" in lines
         assert "| Pods (cluster CIDR) | fd00:1::/48 | 10.244.0.0/16 |" in lines
         assert "| master | 2001:db8::11 | 192.168.1.11 | `2001:db8::11,192.168.1.11` | fd00:1::/64 | 10.244.0.0/24 |" in lines
@@ -118,7 +98,8 @@ class TestExpectedBlocks:
         }
 
     def test_pod_cidr_that_holds_one_node(self):
-        # The k3s article's /96 with node mask 96 has a block for the first node only.
+        # The k3s article's /96 with node mask 96 has a block for the first node only. The
+        # planner refuses such a plan for two nodes, so this one is changed by hand.
         plan = dict(KUBEADM_PLAN, pod_cidrs=["10.42.0.0/16", "fd45:a71:55a6:1:2:2::/96"], node_mask={"ipv4": 24, "ipv6": 96})
         blocks = pr.expected_node_blocks(plan)
         assert blocks["master"]["ipv6"] == "fd45:a71:55a6:1:2:2::/96"
@@ -199,8 +180,8 @@ class TestWriteFiles:
 
     def test_only_what_differs_is_written_with_its_diff(self, tmp_path):
         dest = str(tmp_path)
-        pr.write_files(dest, pr.render(KUBEADM_PLAN))
-        plan = dict(KUBEADM_PLAN, warnings=["one warning"])
+        pr.write_files(dest, pr.render(QUIET_PLAN))
+        plan = dict(QUIET_PLAN, warnings=["one warning"])
         check = pr.write_files(dest, pr.render(plan), check_mode=True)
         real = pr.write_files(dest, pr.render(plan))
         assert check["written"] == real["written"] == [os.path.join(dest, pr.MARKDOWN_NAME)]
