@@ -62,6 +62,8 @@ GATE_FIRST = (1, 15, 0)  # the first release with the gate (alpha)
 GATE_DEFAULT_ON = (1, 21, 0)  # beta and on by default
 GATE_REMOVED = (1, 25, 0)
 K3S_DUAL_STACK = (1, 21, 0)
+# kubelet takes a dual-stack --node-ip pair from here on; before, one address.
+KUBELET_NODE_IP_PAIR = (1, 20, 0)
 K3S_DUAL_STACK_STABLE = (1, 23, 7)
 CALICO_IPV6_VXLAN = (3, 23, 0)
 
@@ -556,6 +558,11 @@ def check_versions(distribution: str, kubernetes: Version, calico: Version, ipv6
     elif key < GATE_DEFAULT_ON:
         # Alpha releases: every component needs the gate, so the roles pass it on.
         gates[DUAL_STACK_GATE] = True
+    if distribution == "kubeadm" and GATE_FIRST <= key < KUBELET_NODE_IP_PAIR:
+        warnings.append(
+            f"kubernetes_version: the kubelet of {kubernetes.normalised} takes one node-ip address (a pair from "
+            f"{_minor(KUBELET_NODE_IP_PAIR)}), so nodes report only their primary address; pods and Services still "
+            f"get both families")
     if ipv6_encapsulation not in IPV6_ENCAPSULATIONS:
         problems.append(Problem("calico_ipv6_encapsulation", ipv6_encapsulation, "is not an IPv6 encapsulation Calico has",
                                 "Use none (routed, BGP) or vxlan"))
@@ -749,6 +756,7 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         raise AddressPlanError(problems)
     calico["version"] = calico_version.normalised
     pod_list = [str(pods[family]) for family in families]
+    node_ip_families = families[:1] if distribution == "kubeadm" and kubernetes_version.key < KUBELET_NODE_IP_PAIR else families
     service_list = [str(services[family]) for family in families]
     return {
         "distribution": distribution,
@@ -769,7 +777,7 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
             node.name: {
                 "ipv4": str(node.addresses["ipv4"]),
                 "ipv6": str(node.addresses["ipv6"]),
-                "node_ip": ",".join(str(node.addresses[family]) for family in families),
+                "node_ip": ",".join(str(node.addresses[family]) for family in node_ip_families),
             }
             for node in nodes
         },

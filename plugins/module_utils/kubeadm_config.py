@@ -109,12 +109,11 @@ def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
 
 
 def node_ip_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
-    """What kubelet's --node-ip gets: both addresses from 1.20, where the kubelet learned to
-    take a dual-stack pair; the primary one before (1.18's kubelet refuses a pair)."""
+    """What kubelet's --node-ip gets: the plan's node_ip, which holds both addresses from 1.20,
+    where the kubelet learned to take a dual-stack pair, and the primary one before."""
     addresses = node_addresses(plan, node)
-    if parse_version(str(_plan_field(plan, "kubernetes_version")))[:2] < (1, 20):
-        return addresses[:1]
-    return addresses
+    node_ip = str(plan["nodes"][node].get("node_ip") or "")
+    return node_ip.split(",") if node_ip else addresses
 
 
 def bracket(address: str) -> str:

@@ -283,7 +283,10 @@ ansible_facts:
           type: bool
           sample: true
         nodes:
-          description: Per node (by name) its addresses and its kubelet C(--node-ip) value, primary first.
+          description:
+            - Per node (by name) its addresses and its kubelet C(--node-ip) value, primary first.
+            - The C(--node-ip) value holds both addresses from Kubernetes 1.20 on; a kubeadm cluster on an
+              older release gets the primary address alone, since that kubelet takes one.
           type: dict
           sample: {master: {ipv4: 192.168.1.11, ipv6: "2001:db8::11", node_ip: "192.168.1.11,2001:db8::11"}}
         api_service_ip:

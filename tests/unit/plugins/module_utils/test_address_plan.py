@@ -46,8 +46,10 @@ def test_kubeadm_article_plan_passes_with_everything_derived():
     assert plan["families"] == ["ipv4", "ipv6"]
     assert plan["pod_subnet"] == "10.244.0.0/16,fd00:1::/48"
     assert plan["service_subnet"] == "10.96.0.0/12,fd00::/108"
-    assert plan["nodes"]["master"]["node_ip"] == "192.168.1.11,2001:db8::11"
-    assert plan["nodes"]["worker"]["node_ip"] == "192.168.1.12,2001:db8::12"
+    # 1.18's kubelet takes one node-ip, so the nodes get their primary address and the plan says why.
+    assert plan["nodes"]["master"]["node_ip"] == "192.168.1.11"
+    assert plan["nodes"]["worker"]["node_ip"] == "192.168.1.12"
+    assert any("takes one node-ip" in w and "a pair from 1.20" in w for w in plan["warnings"])
     assert plan["api_service_ip"] == {"ipv4": "10.96.0.1", "ipv6": "fd00::1"}
     assert plan["dns_service_ip"] == {"ipv4": "10.96.0.10", "ipv6": "fd00::a"}
     assert plan["node_capacity"] == {"ipv4": 256, "ipv6": 65536}
@@ -65,7 +67,12 @@ def test_kubeadm_article_ipv6_primary_variant_passes():
                                    service_cidrs=["fd00::/108", "10.96.0.0/12"]))
     assert plan["primary_family"] == "ipv6"
     assert plan["pod_subnet"] == "fd00:1::/48,10.244.0.0/16"
-    assert plan["nodes"]["master"]["node_ip"] == "2001:db8::11,192.168.1.11"
+    assert plan["nodes"]["master"]["node_ip"] == "2001:db8::11"
+    # From 1.20 the kubelet takes the pair, primary family first.
+    later = ap.build_plan(plan_with(pod_cidrs=["fd00:1::/48", "10.244.0.0/16"],
+                                    service_cidrs=["fd00::/108", "10.96.0.0/12"], kubernetes_version="1.20.0"))
+    assert later["nodes"]["master"]["node_ip"] == "2001:db8::11,192.168.1.11"
+    assert not any("takes one node-ip" in w for w in later["warnings"])
 
 
 def test_k3s_article_plan_passes_for_one_node():
@@ -556,7 +563,9 @@ def test_table_shows_both_families_and_every_node():
     assert lines[2].split() == ["ipv4", "10.244.0.0/16", "10.96.0.0/12", "/24", "256", "10.96.0.1", "10.96.0.10",
                                 "10.244.0.0/16", "/26"]
     assert lines[3].split()[:2] == ["ipv6", "fd00:1::/48"]
-    assert [line.split() for line in lines[5:]] == [
+    assert [line.split() for line in lines[5:]] == [["master", "192.168.1.11"], ["worker", "192.168.1.12"]]
+    later = ap.format_plan_table(ap.build_plan(plan_with(kubernetes_version="1.31.2", calico_version="3.30.7")))
+    assert [line.split() for line in later[5:]] == [
         ["master", "192.168.1.11,2001:db8::11"], ["worker", "192.168.1.12,2001:db8::12"]]
 
 

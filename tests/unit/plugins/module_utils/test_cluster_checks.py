@@ -26,6 +26,8 @@ def fixture(name: str) -> str:
 
 # The kubeadm article's plan, as the address_plan role states it.
 KUBEADM_PLAN = article_plans.kubeadm_plan()
+# The same cluster on a release whose kubelet takes a node-ip pair (1.20 and later).
+CURRENT_PLAN = article_plans.kubeadm_plan(kubernetes_version="1.31.2", calico_version="3.30.7")
 
 # The k3s article's plan as corrected in inventories/k3s-article: a /16 IPv4 cluster CIDR,
 # node mask /112 for IPv6, Calico 3.15.1, no feature gate, and the inventory's k3s-server
@@ -80,15 +82,21 @@ class TestParseTable:
 
 
 class TestNodeAddresses:
-    def test_kubeadm_article_nodes_fail_because_node_ip_is_missing(self):
+    def test_kubeadm_article_nodes_fail_on_a_release_that_takes_a_node_ip_pair(self):
         # The article's nodes show their IPv4 InternalIP only: kubelet ran without node-ip.
-        results = cc.check_node_addresses(KUBEADM_PLAN, fixture("kubeadm_nodes_wide.txt"))
+        results = cc.check_node_addresses(CURRENT_PLAN, fixture("kubeadm_nodes_wide.txt"))
         assert [r["status"] for r in results] == [cc.FAIL, cc.FAIL]
         master = by_subject(results)["master"]
         assert "node-ip is missing the IPv6 address" in master["detail"]
         assert "set node-ip to 192.168.1.11,2001:db8::11" in master["detail"]
         assert "192.168.1.11 only" in master["detail"]
         assert "set node-ip to 192.168.1.12,2001:db8::12" in by_subject(results)["worker"]["detail"]
+
+    def test_kubeadm_article_nodes_on_its_own_release_are_skipped_with_the_reason(self):
+        # 1.18's kubelet takes one node-ip, so one InternalIP per node is all the release can show.
+        results = cc.check_node_addresses(KUBEADM_PLAN, fixture("kubeadm_nodes_wide.txt"))
+        assert [r["status"] for r in results] == [cc.SKIP, cc.SKIP]
+        assert "takes one node-ip (a pair from 1.20)" in by_subject(results)["master"]["detail"]
 
     def test_nodes_with_both_families_pass(self):
         results = cc.check_node_addresses(KUBEADM_PLAN, DUAL_NODES)
@@ -101,7 +109,9 @@ class TestNodeAddresses:
         text = DUAL_NODES.replace("2001:db8::12", "2001:db8::99")
         worker = by_subject(cc.check_node_addresses(KUBEADM_PLAN, text))["worker"]
         assert worker["status"] == cc.FAIL
-        assert "the plan says 192.168.1.12,2001:db8::12" in worker["detail"]
+        assert "the plan says 192.168.1.12,2001:db8::12; set node-ip to 192.168.1.12" in worker["detail"]
+        worker = by_subject(cc.check_node_addresses(CURRENT_PLAN, text))["worker"]
+        assert "set node-ip to 192.168.1.12,2001:db8::12" in worker["detail"]
 
     def test_planned_node_that_never_joined_fails(self):
         text = "\n".join(DUAL_NODES.splitlines()[:2]) + "\n"
@@ -386,14 +396,19 @@ class TestReport:
         assert checks == {"node InternalIPs", "pod addresses", "Calico IP pools", "Calico IPAM blocks", "IPv6 routes to pod blocks",
                           "IPv6 NAT outgoing", "Service clusterIPs", "Service answers", "pod to pod IPv6", "node to pod IPv6"}
 
-    def test_article_as_printed_fails_on_node_ip(self):
+    def test_article_as_printed_on_its_release_skips_what_1_18_cannot_show(self):
         report = cc.verify_report(KUBEADM_PLAN, nodes=fixture("kubeadm_nodes_wide.txt"), pods=fixture("kubeadm_pods_custom_columns.txt"),
                                   ippools=fixture("k3s_ippools.txt"), ipamblocks=fixture("kubeadm_ipamblocks.txt"))
-        assert report["failed"] == 2
-        failed = [line for line in report["table"].splitlines() if " FAIL " in line]
-        assert len(failed) == 2 and all("node-ip is missing" in line for line in failed)
-        # 1.18 has no dual-stack Services: the row says so instead of failing.
+        assert report["failed"] == 0, report["table"]
+        # One node-ip per kubelet, and no dual-stack Services: the rows say so instead of failing.
+        assert [r["status"] for r in report["results"] if r["check"] == "node InternalIPs"] == [cc.SKIP, cc.SKIP]
         assert [r["status"] for r in report["results"] if r["check"] == "Service clusterIPs"] == [cc.SKIP]
+
+    def test_article_nodes_fail_on_node_ip_on_a_current_release(self):
+        report = cc.verify_report(CURRENT_PLAN, nodes=fixture("kubeadm_nodes_wide.txt"), pods=fixture("kubeadm_pods_custom_columns.txt"),
+                                  ippools=fixture("k3s_ippools.txt"), ipamblocks=fixture("kubeadm_ipamblocks.txt"))
+        failed = [line for line in report["table"].splitlines() if " FAIL " in line]
+        assert report["failed"] == 2 and len(failed) == 2 and all("node-ip is missing" in line for line in failed)
 
     def test_table_columns_line_up(self):
         table = cc.format_table([cc.result("a", "long subject", cc.PASS, "x"), cc.result("longer check", "s", cc.FAIL, "y z")])

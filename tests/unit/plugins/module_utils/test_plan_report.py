@@ -46,8 +46,15 @@ class TestMarkdown:
     def test_kubeadm_article_nodes_with_node_ip_and_expected_blocks(self):
         lines = pr.markdown(KUBEADM_PLAN).splitlines()
         assert "| Node | IPv4 | IPv6 | node-ip | IPv4 pod block (expected) | IPv6 pod block (expected) |" in lines
+        # 1.18's kubelet takes one node-ip: the primary address.
+        assert "| master | 192.168.1.11 | 2001:db8::11 | `192.168.1.11` | 10.244.0.0/24 | fd00:1::/64 |" in lines
+        assert "| worker | 192.168.1.12 | 2001:db8::12 | `192.168.1.12` | 10.244.1.0/24 | fd00:1:0:1::/64 |" in lines
+
+    def test_node_ip_pair_from_1_20(self):
+        plan = article_plans.kubeadm_plan(kubernetes_version="1.31.2", calico_version="3.30.7",
+                                          node_cidrs=ARTICLE_INVENTORY["node_cidrs"])
+        lines = pr.markdown(plan).splitlines()
         assert "| master | 192.168.1.11 | 2001:db8::11 | `192.168.1.11,2001:db8::11` | 10.244.0.0/24 | fd00:1::/64 |" in lines
-        assert "| worker | 192.168.1.12 | 2001:db8::12 | `192.168.1.12,2001:db8::12` | 10.244.1.0/24 | fd00:1:0:1::/64 |" in lines
 
     def test_kubeadm_article_service_addresses_and_capacity(self):
         lines = pr.markdown(KUBEADM_PLAN).splitlines()
@@ -75,7 +82,7 @@ class TestMarkdown:
         lines = pr.markdown(article_plans.kubeadm_plan(primary="ipv6", **ARTICLE_INVENTORY)).splitlines()
         assert "| Primary family | IPv6 |" in lines
         assert "| Pods (cluster CIDR) | fd00:1::/48 | 10.244.0.0/16 |" in lines
-        assert "| master | 2001:db8::11 | 192.168.1.11 | `2001:db8::11,192.168.1.11` | fd00:1::/64 | 10.244.0.0/24 |" in lines
+        assert "| master | 2001:db8::11 | 192.168.1.11 | `2001:db8::11` | fd00:1::/64 | 10.244.0.0/24 |" in lines
 
     def test_without_node_cidr_allocation_there_are_no_blocks(self):
         plan = dict(KUBEADM_PLAN, node_cidr_allocation=False)
@@ -104,7 +111,7 @@ class TestExpectedBlocks:
         blocks = pr.expected_node_blocks(plan)
         assert blocks["master"]["ipv6"] == "fd45:a71:55a6:1:2:2::/96"
         assert blocks["worker"]["ipv6"] is None
-        assert "| worker | 192.168.1.12 | 2001:db8::12 | `192.168.1.12,2001:db8::12` | 10.42.1.0/24 | none left |" \
+        assert "| worker | 192.168.1.12 | 2001:db8::12 | `192.168.1.12` | 10.42.1.0/24 | none left |" \
             in pr.markdown(plan).splitlines()
 
     def test_mask_shorter_than_the_pod_cidr_is_refused(self):
