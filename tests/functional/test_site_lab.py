@@ -67,9 +67,11 @@ def lab() -> Iterator[None]:
 
 
 @pytest.mark.parametrize('inventory', sorted(KINDS))
-def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, inventory: str,
+def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, inventory: str, shared: pathlib.Path,
                                                                     tmp_path: pathlib.Path) -> None:
-    assert os.environ.get('DUALSTACK_SHARED'), 'tests/env.sh sets DUALSTACK_SHARED'
+    # The lab inventories install Calico from the upstream manifest in the shared folder.
+    assert (shared / 'manifests' / 'calico' / 'calico-v3.30.7.yaml').is_file()
+    assert os.environ.get('DUALSTACK_SHARED') == str(shared), 'the inventories read DUALSTACK_SHARED (tests/env.sh)'
     hosts = KINDS[inventory]
     playbook(inventory, 'tests/lab/doubles.yml')
 
