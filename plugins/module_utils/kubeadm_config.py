@@ -17,6 +17,8 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import KUBELET_NODE_IP_PAIR
+
 KUBEADM_GROUP = "kubeadm.k8s.io"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
@@ -110,10 +112,15 @@ def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
 
 def node_ip_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
     """What kubelet's --node-ip gets: the plan's node_ip, which holds both addresses from 1.20,
-    where the kubelet learned to take a dual-stack pair, and the primary one before."""
+    where the kubelet learned to take a dual-stack pair, and the primary one before. A plan
+    written by hand without node_ip gets the same rule here."""
     addresses = node_addresses(plan, node)
     node_ip = str(plan["nodes"][node].get("node_ip") or "")
-    return node_ip.split(",") if node_ip else addresses
+    if node_ip:
+        return node_ip.split(",")
+    if parse_version(str(_plan_field(plan, "kubernetes_version"))) < KUBELET_NODE_IP_PAIR:
+        return addresses[:1]
+    return addresses
 
 
 def bracket(address: str) -> str:

@@ -102,11 +102,16 @@ def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, i
                          ['-N', 'SITE-KEEP'], ['-A', 'INPUT', '-j', 'SITE-KEEP']):
                 assert node(host, tool, *args).returncode == 0
 
+    for host in hosts:
+        assert node(host, 'pgrep', '-f', '/usr/local/bin/(k3s|kubelet)').returncode == 0, f'no cluster service on {host}'
     reset = playbook(inventory, 'playbooks/reset.yml')
     assert all(reset[h]['changed'] > 0 for h in hosts), reset
     for host in hosts:
         for path in CLUSTER_FILES[host]:
             assert node(host, 'test', '-e', path).returncode != 0, f'{path} left on {host} after reset.yml'
+        # The services were stopped, not just their files removed.
+        running = node(host, 'pgrep', '-af', '/usr/local/bin/(k3s|kubelet)')
+        assert running.returncode == 1, f'still running on {host} after reset.yml: {running.stdout}'
         for tool in ('iptables', 'ip6tables'):
             rules = node(host, f'{tool}-save').stdout
             assert 'KUBE-SERVICES' not in rules and 'cali-nat-outgoing' not in rules, rules
