@@ -514,6 +514,12 @@ def check_calico_capacity(option: str, pool: IPNetwork, block_size: int, node_co
         f"Calico gives every node at least one block", fix)]
 
 
+def node_ip_families(distribution: str, kubernetes: t.Tuple[int, int, int], families: t.Sequence[str]) -> t.List[str]:
+    """The families kubelet's --node-ip holds, primary first: both from 1.20, where the kubelet
+    learned to take a pair, and the primary one before (kubeadm only: k3s dual-stack starts later)."""
+    return list(families[:1]) if distribution == "kubeadm" and tuple(kubernetes) < KUBELET_NODE_IP_PAIR else list(families)
+
+
 def check_versions(distribution: str, kubernetes: Version, calico: Version, ipv6_encapsulation: str,
                    feature_gates: t.Mapping[str, t.Any]) -> t.Tuple[t.Dict[str, t.Any], t.List[Problem], t.List[str]]:
     """Version rules; returns the feature gates the cluster must be given, problems, warnings."""
@@ -756,7 +762,7 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         raise AddressPlanError(problems)
     calico["version"] = calico_version.normalised
     pod_list = [str(pods[family]) for family in families]
-    node_ip_families = families[:1] if distribution == "kubeadm" and kubernetes_version.key < KUBELET_NODE_IP_PAIR else families
+    kubelet_families = node_ip_families(distribution, kubernetes_version.key, families)
     service_list = [str(services[family]) for family in families]
     return {
         "distribution": distribution,
@@ -777,7 +783,7 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
             node.name: {
                 "ipv4": str(node.addresses["ipv4"]),
                 "ipv6": str(node.addresses["ipv6"]),
-                "node_ip": ",".join(str(node.addresses[family]) for family in node_ip_families),
+                "node_ip": ",".join(str(node.addresses[family]) for family in kubelet_families),
             }
             for node in nodes
         },

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import KUBELET_NODE_IP_PAIR
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import node_ip_families
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
@@ -118,9 +118,8 @@ def node_ip_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
     node_ip = str(plan["nodes"][node].get("node_ip") or "")
     if node_ip:
         return node_ip.split(",")
-    if parse_version(str(_plan_field(plan, "kubernetes_version"))) < KUBELET_NODE_IP_PAIR:
-        return addresses[:1]
-    return addresses
+    version = parse_version(str(_plan_field(plan, "kubernetes_version")))
+    return addresses[:len(node_ip_families("kubeadm", version, _plan_field(plan, "families")))]
 
 
 def bracket(address: str) -> str:
