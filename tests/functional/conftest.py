@@ -14,14 +14,10 @@ def repo() -> pathlib.Path:
     return REPO
 
 
-def shared_path() -> pathlib.Path:
-    """The shared material: DUALSTACK_SHARED (tests/env.sh sets it), else beside the checkout."""
-    return pathlib.Path(os.environ.get('DUALSTACK_SHARED') or REPO.parent / 'shared')
-
-
 @pytest.fixture(scope='session')
 def shared() -> pathlib.Path:
-    path = shared_path()
+    # DUALSTACK_SHARED (tests/env.sh sets it), else beside the checkout.
+    path = pathlib.Path(os.environ.get('DUALSTACK_SHARED') or REPO.parent / 'shared')
     if not path.is_dir():
         pytest.skip(f'the shared material is not beside this checkout ({path} is absent)')
     return path
