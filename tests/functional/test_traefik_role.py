@@ -173,6 +173,8 @@ def test_the_articles_k3s_with_servicelb_off_renders_the_svclb(repo, tmp_path):
 def test_servicelb_disabled_as_a_string_is_understood(repo, tmp_path):
     run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": "disable: traefik,servicelb\n"}}},
              group={"address_plan_kubernetes_version": "v1.21.4+k3s1"})
+    # Accepted as ServiceLB off: the dual-stack HelmChartConfig is written, as with the list form.
+    assert helm_values(tmp_path, "k3s121")["service"]["spec"]["ipFamilyPolicy"] == "RequireDualStack"
 
 
 def test_second_run_changes_nothing(repo, tmp_path):
