@@ -13,7 +13,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.plan_report import (
     PNG_NAME,
     SVG_NAME,
-    PlanReportError,
+    DualstackError,
     render,
     svg_to_png,
     write_files,
@@ -50,7 +50,7 @@ class ActionModule(ActionBase):
             if args["png"]:
                 files[PNG_NAME] = svg_to_png(files[SVG_NAME])
             outcome = write_files(dest, files, check_mode=bool(self._task.check_mode))
-        except PlanReportError as exc:
+        except DualstackError as exc:
             result.update(failed=True, msg="dualstack.kubernetes.plan_report: %s" % exc)
             return result
         result.update(changed=outcome["changed"], dest=dest, files=outcome["files"], written=outcome["written"])

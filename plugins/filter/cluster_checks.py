@@ -5,45 +5,28 @@
 
 from __future__ import annotations
 
-import functools
 import typing as t
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.cluster_checks import (
-    ClusterCheckError,
     verify_probes as _verify_probes,
     verify_report as _verify_report,
 )
-
-
-def _filter_errors(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    """The one place where unreadable input becomes a task failure."""
-
-    @functools.wraps(func)
-    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        try:
-            return func(*args, **kwargs)
-        except ClusterCheckError as exc:
-            raise AnsibleFilterError("dualstack.kubernetes.%s: %s" % (func.__name__, exc)) from exc
-
-    return wrapper
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.plugin_utils.filters import filter_table
 
 
 def _plan(plan: t.Any) -> t.Mapping[str, t.Any]:
     if not isinstance(plan, t.Mapping) or "nodes" not in plan:
-        raise ClusterCheckError("the input must be the address_plan fact (a mapping with 'nodes'), got %r; "
-                                "run the dualstack.kubernetes.address_plan role first" % (type(plan).__name__,))
+        raise DualstackError("the input must be the address_plan fact (a mapping with 'nodes'), got %r; "
+                             "run the dualstack.kubernetes.address_plan role first" % (type(plan).__name__,))
     return plan
 
 
-@_filter_errors
 def verify_probes(plan: t.Any, nodes: str = "", pods: str = "", outside: str = "", service: str = "",
                   port: int = 80) -> t.Dict[str, t.Any]:
     return _verify_probes(_plan(plan), nodes, pods, outside or "", service or "", int(port))
 
 
-@_filter_errors
 def verify_report(plan: t.Any, nodes: str = "", pods: str = "", ippools: str = "", ipamblocks: str = "",
                   service: t.Optional[t.Mapping[str, t.Any]] = None, http: t.Optional[t.Sequence[t.Any]] = None,
                   node_reports: t.Optional[t.Mapping[str, t.Any]] = None,
@@ -54,4 +37,4 @@ def verify_report(plan: t.Any, nodes: str = "", pods: str = "", ippools: str = "
 
 class FilterModule:
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
-        return {"verify_probes": verify_probes, "verify_report": verify_report}
+        return filter_table(verify_probes, verify_report)

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Sequence
 
-from ansible.errors import AnsibleFilterError
-
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.kubeadm_config import (
-    KubeadmConfigError,
     api_server_endpoint,
     api_version_for,
     ca_cert_hash,
@@ -19,18 +16,7 @@ from ansible_collections.dualstack.kubernetes.plugins.module_utils.kubeadm_confi
     join_documents,
     render,
 )
-
-
-def _reported(func: Callable[..., Any]) -> Callable[..., Any]:
-    # The one place where a rendering error becomes an Ansible error.
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except KubeadmConfigError as exc:
-            raise AnsibleFilterError("%s: %s" % (func.__name__, exc)) from exc
-    wrapper.__name__ = func.__name__
-    wrapper.__doc__ = func.__doc__
-    return wrapper
+from ansible_collections.dualstack.kubernetes.plugins.plugin_utils.filters import filter_table
 
 
 def kubeadm_init_config(plan: Mapping[str, Any], node: str, **options: Any) -> str:
@@ -65,8 +51,5 @@ class FilterModule:
     """kubeadm configuration filters."""
 
     def filters(self) -> Dict[str, Callable[..., Any]]:
-        return {
-            func.__name__: _reported(func)
-            for func in (kubeadm_init_config, kubeadm_join_config, kubeadm_ca_cert_hash,
-                         kubeadm_api_server, kubeadm_api_version)
-        }
+        return filter_table(kubeadm_init_config, kubeadm_join_config, kubeadm_ca_cert_hash,
+                            kubeadm_api_server, kubeadm_api_version)

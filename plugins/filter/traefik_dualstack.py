@@ -5,20 +5,8 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
-from ansible.errors import AnsibleFilterError
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import traefik_dualstack as td
-
-
-def _filter(function):
-    @wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except td.TraefikDualstackError as exc:
-            raise AnsibleFilterError(str(exc)) from None
-    return wrapper
+from ansible_collections.dualstack.kubernetes.plugins.plugin_utils.filters import filter_table
 
 
 def traefik_chart_layout(chart_version):
@@ -53,12 +41,6 @@ class FilterModule:
     """Traefik chart and k3s ServiceLB version decisions."""
 
     def filters(self):
-        return {name: _filter(function) for name, function in (
-            ("traefik_chart_layout", traefik_chart_layout),
-            ("traefik_chart_from_manifest", traefik_chart_from_manifest),
-            ("k3s_traefik_layout", k3s_traefik_layout),
-            ("k3s_servicelb_dual_stack", k3s_servicelb_dual_stack),
-            ("traefik_load_balancer", traefik_load_balancer),
-            ("traefik_ip_families", traefik_ip_families),
-            ("traefik_service_values", traefik_service_values),
-        )}
+        return filter_table(traefik_chart_layout, traefik_chart_from_manifest, k3s_traefik_layout,
+                            k3s_servicelb_dual_stack, traefik_load_balancer, traefik_ip_families,
+                            traefik_service_values)

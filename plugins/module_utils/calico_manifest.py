@@ -33,6 +33,8 @@ import json
 import re
 import typing as t
 from dataclasses import dataclass, field
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+
 
 ENCAPSULATIONS_IPV4 = ("ipip", "ipip-crosssubnet", "vxlan", "vxlan-crosssubnet", "none")
 ENCAPSULATIONS_IPV6 = ("none", "vxlan", "vxlan-crosssubnet")
@@ -83,10 +85,6 @@ _POOL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _KEY_RE = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"{\[][^\n]*?)[ \t]*:(?:[ \t]+|$)""")
 
 
-class CalicoManifestError(Exception):
-    """Bad input or a manifest this module cannot patch; nothing has been written."""
-
-
 # --------------------------------------------------------------------------- options
 
 
@@ -115,7 +113,7 @@ def parse_version(value: str, option: str = "calico_version") -> tuple[int, int,
     """'v3.30.7', '3.30.7' or '3.30' as a tuple; raises naming the option otherwise."""
     match = _VERSION_RE.match(str(value).strip())
     if not match:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"{option}={value!r} is not a Calico version: give it as X.Y.Z, e.g. 3.30.7"
         )
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
@@ -130,21 +128,21 @@ def _network(option: str, value: t.Any, family: int) -> str:
     example = "10.244.0.0/16" if family == 4 else "fd00:1::/48"
     text = str(value).strip()
     if "/" not in text:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"{option}={value!r} is not a CIDR: write the {name} network with its prefix length, e.g. {example}"
         )
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError as exc:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"{option}={value!r} is not a valid {name} CIDR ({exc}): give one such as {example}"
         ) from None
     if net.version != family:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"{option}={value!r} is an IPv{net.version} network but {option} takes {name}: give one such as {example}"
         )
     if ipaddress.ip_interface(text).ip != net.network_address:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"{option}={value!r} has host bits set: the network is {net.with_prefixlen}; give that instead"
         )
     return net.with_prefixlen
@@ -156,9 +154,9 @@ def _block_size(option: str, value: t.Any, low: int, high: int) -> int:
         if isinstance(value, bool) or str(value).strip() != str(size):
             raise ValueError
     except (TypeError, ValueError):
-        raise CalicoManifestError(f"{option}={value!r} is not an integer: give a prefix length from {low} to {high}") from None
+        raise DualstackError(f"{option}={value!r} is not an integer: give a prefix length from {low} to {high}") from None
     if not low <= size <= high:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"{option}={size} is outside Calico's range for this family ({low} to {high}): give a prefix length in it"
         )
     return size
@@ -175,7 +173,7 @@ def _autodetection(option: str, value: t.Any, family: int) -> str:
         return text
     kind, sep, arg = text.partition("=")
     if not sep or kind not in ("can-reach", "interface", "skip-interface", "cidr") or not arg.strip():
-        raise CalicoManifestError(f"{option}={value!r} is not a Calico autodetection method: {hint}")
+        raise DualstackError(f"{option}={value!r} is not a Calico autodetection method: {hint}")
     if kind == "cidr":
         for cidr in arg.split(","):
             _network(f"{option} (cidr=)", cidr, family)
@@ -185,7 +183,7 @@ def _autodetection(option: str, value: t.Any, family: int) -> str:
         except ValueError:
             addr = None
         if addr is not None and addr.version != family:
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"{option}={value!r}: can-reach needs an IPv{family} address for this family, not IPv{addr.version}"
             )
     else:
@@ -193,13 +191,13 @@ def _autodetection(option: str, value: t.Any, family: int) -> str:
             try:
                 re.compile(part)
             except re.error as exc:
-                raise CalicoManifestError(f"{option}={value!r}: {part!r} is not a regular expression ({exc})") from None
+                raise DualstackError(f"{option}={value!r}: {part!r} is not a regular expression ({exc})") from None
     return text
 
 
 def _ipam_pools(option: str, value: t.Any, family: int) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise CalicoManifestError(f"{option}={value!r} must be a list of pool CIDRs or pool names")
+        raise DualstackError(f"{option}={value!r} must be a list of pool CIDRs or pool names")
     pools = []
     for item in value:
         text = str(item).strip()
@@ -208,7 +206,7 @@ def _ipam_pools(option: str, value: t.Any, family: int) -> tuple[str, ...]:
         elif _POOL_NAME_RE.match(text):
             pools.append(text)
         else:
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"{option} entry {item!r} is neither an IPv{family} CIDR nor an IPPool name "
                 "(lower case letters, digits, '-' and '.')"
             )
@@ -223,7 +221,7 @@ def _bool(option: str, value: t.Any) -> bool:
         return True
     if text in ("false", "no", "off", "0"):
         return False
-    raise CalicoManifestError(f"{option}={value!r} is not a boolean: give true or false")
+    raise DualstackError(f"{option}={value!r} is not a boolean: give true or false")
 
 
 def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
@@ -240,19 +238,19 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
     if given("ipv4_encapsulation"):
         value = str(raw["ipv4_encapsulation"]).strip().lower()
         if value not in ENCAPSULATIONS_IPV4:
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"ipv4_encapsulation={raw['ipv4_encapsulation']!r} is not one of {', '.join(ENCAPSULATIONS_IPV4)}"
             )
         opts["ipv4_encapsulation"] = value
     if given("ipv6_encapsulation"):
         value = str(raw["ipv6_encapsulation"]).strip().lower()
         if value.startswith("ipip"):
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"ipv6_encapsulation={raw['ipv6_encapsulation']!r}: Calico's IPIP never carries IPv6; "
                 "use vxlan or vxlan-crosssubnet (Calico 3.23 and later) or none (IPv6 pod traffic routed by BGP)"
             )
         if value not in ENCAPSULATIONS_IPV6:
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"ipv6_encapsulation={raw['ipv6_encapsulation']!r} is not one of {', '.join(ENCAPSULATIONS_IPV6)}"
             )
         opts["ipv6_encapsulation"] = value
@@ -267,10 +265,10 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
             try:
                 number = int(str(mtu).strip())
             except ValueError:
-                raise CalicoManifestError(f"mtu={mtu!r} is neither an integer nor 'auto'") from None
+                raise DualstackError(f"mtu={mtu!r} is neither an integer nor 'auto'") from None
             # Pods carry IPv6, whose links need at least 1280 bytes.
             if isinstance(mtu, bool) or not 1280 <= number <= 65535:
-                raise CalicoManifestError(
+                raise DualstackError(
                     f"mtu={mtu!r} is outside 1280..65535 (IPv6 needs at least 1280): give the NIC's MTU "
                     "minus the encapsulation's overhead, or 'auto'"
                 )
@@ -289,7 +287,7 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
         opts["calico_version"] = parse_version(raw["calico_version"])
     mode = str(raw.get("manifest_type") or "auto").strip().lower()
     if mode not in MODES:
-        raise CalicoManifestError(f"manifest_type={raw.get('manifest_type')!r} is not one of {', '.join(MODES)}")
+        raise DualstackError(f"manifest_type={raw.get('manifest_type')!r} is not one of {', '.join(MODES)}")
     opts["mode"] = mode
 
     for fam in ("ipv4", "ipv6"):
@@ -297,7 +295,7 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
         if cidr and size is not None:
             prefix = ipaddress.ip_network(cidr).prefixlen
             if size < prefix:
-                raise CalicoManifestError(
+                raise DualstackError(
                     f"{fam}_block_size={size} is larger than the pool {fam}_pool_cidr={cidr} itself: "
                     f"give a block size of {prefix} or more, or a larger pool"
                 )
@@ -310,13 +308,13 @@ def check_version(opts: PatchOptions, version: tuple[int, int, int] | None, wher
         return
     shown = format_version(version)
     if opts.ipv6_encapsulation in ("vxlan", "vxlan-crosssubnet") and version < IPV6_VXLAN_SINCE:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"ipv6_encapsulation={opts.ipv6_encapsulation} needs Calico v3.23 or later (VXLAN for IPv6 pools "
             f"arrived in v3.23) but {where} is Calico {shown}: use ipv6_encapsulation=none (IPv6 pod "
             "traffic is then routed between nodes) or a manifest of v3.23 or later"
         )
     if opts.mtu == "auto" and version < AUTO_MTU_SINCE:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"mtu=auto needs Calico v3.17 or later (veth_mtu \"0\" means auto-detect since v3.17) but {where} "
             f"is Calico {shown}: give the MTU as a number (the NIC's MTU minus the encapsulation's overhead)"
         )
@@ -626,7 +624,7 @@ class _Stream:
             chunks.append(text[pos:])
             j, pos = j + 1, 0
             if j > node.last or j >= len(self.lines):
-                raise CalicoManifestError(f"line {node.line + 1}: unterminated {quote}-quoted scalar")
+                raise DualstackError(f"line {node.line + 1}: unterminated {quote}-quoted scalar")
 
 
 # --------------------------------------------------------------------------- edits
@@ -675,7 +673,7 @@ class _Edits:
         prev = 0
         for edit in edits:
             if edit.start < prev:
-                raise CalicoManifestError(f"internal error: overlapping edits at line {edit.start + 1}")
+                raise DualstackError(f"internal error: overlapping edits at line {edit.start + 1}")
             out.extend(lines[prev:edit.start])
             out.extend(edit.new)
             prev = edit.end
@@ -763,7 +761,7 @@ class _JsonScan:
     def _token(self) -> tuple[str, int, int]:
         match = _JTOKEN_RE.match(self.text, self.pos)
         if not match:
-            raise CalicoManifestError("cni_network_config is not JSON (Calico's template form) at offset %d" % self.pos)
+            raise DualstackError("cni_network_config is not JSON (Calico's template form) at offset %d" % self.pos)
         self.pos = match.end()
         group = match.lastindex
         return ("sdb"[group - 1] if group in (1, 3) else match.group(2)), match.start(group), match.end(group)
@@ -779,16 +777,16 @@ class _JsonScan:
             kind, kstart, kend = self._token()
             while kind != "}":
                 if kind != "s":
-                    raise CalicoManifestError("cni_network_config: expected a quoted key at offset %d" % kstart)
+                    raise DualstackError("cni_network_config: expected a quoted key at offset %d" % kstart)
                 key = json.loads(self.text[kstart:kend])
                 if self._token()[0] != ":":
-                    raise CalicoManifestError("cni_network_config: expected ':' after key %s" % key)
+                    raise DualstackError("cni_network_config: expected ':' after key %s" % key)
                 node.members.append((key, kstart, self.value()))
                 kind, kstart, kend = self._token()
                 if kind == ",":
                     kind, kstart, kend = self._token()
                 elif kind != "}":
-                    raise CalicoManifestError("cni_network_config: expected ',' or '}' at offset %d" % kstart)
+                    raise DualstackError("cni_network_config: expected ',' or '}' at offset %d" % kstart)
             node.end = kend
             return node
         if kind == "[":
@@ -806,8 +804,8 @@ class _JsonScan:
                     node.end = iend
                     return node
                 if kind != ",":
-                    raise CalicoManifestError("cni_network_config: expected ',' or ']' at offset %d" % istart)
-        raise CalicoManifestError("cni_network_config: unexpected %r at offset %d" % (kind, start))
+                    raise DualstackError("cni_network_config: expected ',' or ']' at offset %d" % istart)
+        raise DualstackError("cni_network_config: unexpected %r at offset %d" % (kind, start))
 
     def objects_with(self, root: _JValue, key: str) -> list[tuple[_JValue, _JValue]]:
         """(parent, value) for every member named ``key`` whose value is an object."""
@@ -862,7 +860,7 @@ class _Patcher:
         docs = self._docs(kind, name)
         if len(docs) > 1:
             lines = ", ".join(str(d.start) for d in docs)
-            raise CalicoManifestError(f"{what} appears {len(docs)} times (documents starting at lines {lines}): keep one")
+            raise DualstackError(f"{what} appears {len(docs)} times (documents starting at lines {lines}): keep one")
         return docs[0] if docs else None
 
     def _path(self, nodes: list[_Node], stop: int, keys: t.Sequence[str], where: str) -> list[_Node]:
@@ -872,10 +870,10 @@ class _Patcher:
             node = self.s.find(nodes, key)
             trail.append(key)
             if node is None:
-                raise CalicoManifestError(f"{where} has no {'.'.join(trail)}: this is not a Calico manifest it can patch")
+                raise DualstackError(f"{where} has no {'.'.join(trail)}: this is not a Calico manifest it can patch")
             nodes = self.s.children(node, stop)
             if not nodes:
-                raise CalicoManifestError(
+                raise DualstackError(
                     f"{where}: {'.'.join(trail)} is empty or written in flow style ({{...}} / [...]); "
                     "write it in block style to patch it"
                 )
@@ -884,7 +882,7 @@ class _Patcher:
     def _set_scalar(self, node: _Node, value: str, note: str) -> None:
         scalar = self.s.scalar(node)
         if scalar.style in ("block", "flow", "none"):
-            raise CalicoManifestError(f"line {node.line + 1}: {note}: the value is not a plain or quoted scalar")
+            raise DualstackError(f"line {node.line + 1}: {note}: the value is not a plain or quoted scalar")
         if scalar.value == value:
             return
         style = scalar.style
@@ -904,13 +902,13 @@ class _Patcher:
         where = "DaemonSet calico-node"
         containers = self.s.find(self._path(ds.root, ds.end, ("spec", "template", "spec"), where), "containers")
         if containers is None:
-            raise CalicoManifestError(f"{where} has no spec.template.spec.containers")
+            raise DualstackError(f"{where} has no spec.template.spec.containers")
         for item in self.s.children(containers, ds.end):
             fields = self.s.children(item, ds.end)
             name = self.s.find(fields, "name")
             if name is not None and self.s.scalar(name).value == "calico-node":
                 return fields
-        raise CalicoManifestError(f"{where} has no container named calico-node: this is not a Calico manifest it can patch")
+        raise DualstackError(f"{where} has no container named calico-node: this is not a Calico manifest it can patch")
 
     def _version(self, container: list[_Node], ds: _Document) -> tuple[int, int, int] | None:
         image = self.s.find(container, "image")
@@ -921,12 +919,12 @@ class _Patcher:
                 found = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
         given = self.opts.calico_version
         if found and given and found[:2] != given[:2]:
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"calico_version={format_version(given)} does not match the manifest's calico/node image "
                 f"({format_version(found)}): drop calico_version or use the manifest of that version"
             )
         if found is None and given is None:
-            raise CalicoManifestError(
+            raise DualstackError(
                 "cannot tell the Calico version: the calico-node container's image is not calico/node:vX.Y.Z "
                 "(a mirror?); give calico_version"
             )
@@ -938,18 +936,18 @@ class _Patcher:
         if self.opts.mtu is not None:
             node = self.s.find(data, "veth_mtu")
             if node is None:
-                raise CalicoManifestError(f"{where} has no data.veth_mtu to set mtu={self.opts.mtu} in")
+                raise DualstackError(f"{where} has no data.veth_mtu to set mtu={self.opts.mtu} in")
             self._set_scalar(node, "0" if self.opts.mtu == "auto" else str(self.opts.mtu), "calico-config veth_mtu")
         node = self.s.find(data, "cni_network_config")
         if node is None:
-            raise CalicoManifestError(f"{where} has no data.cni_network_config: this is not a Calico manifest it can patch")
+            raise DualstackError(f"{where} has no data.cni_network_config: this is not a Calico manifest it can patch")
         self._ipam(node)
 
     def _ipam(self, node: _Node) -> None:
         s = self.s
         scalar = s.scalar(node)
         if scalar.style != "block":
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"line {node.line + 1}: calico-config cni_network_config is not a block scalar (|): "
                 "write it as Calico ships it to patch it"
             )
@@ -959,14 +957,14 @@ class _Patcher:
         root = scan.value()
         found = scan.objects_with(root, "ipam")
         if len(found) != 1:
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"calico-config cni_network_config has {len(found)} ipam objects; expected exactly one"
             )
         ipam = found[0][1]
         members = {name: value for name, _k, value in ipam.members}
         kind = scan.decoded(members["type"]) if "type" in members else None
         if kind != "calico-ipam":
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"calico-config cni_network_config ipam type is {kind!r}, not 'calico-ipam': dual-stack needs Calico IPAM"
             )
         wanted: list[tuple[str, t.Any]] = [("assign_ipv4", "true"), ("assign_ipv6", "true")]
@@ -1036,7 +1034,7 @@ class _Patcher:
         env_node = s.find(container, "env")
         items = s.children(env_node, ds.end) if env_node is not None else []
         if not items or items[0].key is not None:
-            raise CalicoManifestError(
+            raise DualstackError(
                 "the calico-node container has no env list in block style: this is not a Calico manifest it can patch"
             )
         present: dict[str, list[list[_Node]]] = {}
@@ -1082,7 +1080,7 @@ class _Patcher:
             new.append(f"{' ' * key_col}value: {render_string(desired[name], style)}{s.nl}")
         at = anchor.last + 1
         if at == len(s.lines) and not s.lines[-1].endswith("\n"):
-            raise CalicoManifestError("the calico-node env list ends the file without a newline; add one")
+            raise DualstackError("the calico-node env list ends the file without a newline; add one")
         self.edits.insert(at, new, "calico-node env: added " + ", ".join(f"{n}={desired[n]}" for n in missing))
 
     def _set_env(self, fields: list[_Node], name: str, value: str, ds: _Document) -> None:
@@ -1093,10 +1091,10 @@ class _Patcher:
             return
         source = s.find(fields, "valueFrom")
         if source is None:
-            raise CalicoManifestError(f"line {fields[0].line + 1}: calico-node env {name} has neither value nor valueFrom")
+            raise DualstackError(f"line {fields[0].line + 1}: calico-node env {name} has neither value nor valueFrom")
         indent = s.body(source.line)[: source.col]
         if fields[0].line == source.line:
-            raise CalicoManifestError(f"line {source.line + 1}: calico-node env {name}: valueFrom on the item's first line")
+            raise DualstackError(f"line {source.line + 1}: calico-node env {name}: valueFrom on the item's first line")
         self.edits.replace(
             source.line,
             source.last + 1,
@@ -1109,7 +1107,7 @@ class _Patcher:
     def operator(self, inst: _Document) -> tuple[int, int, int] | None:
         o = self.opts
         if o.ipam_ipv4_pools is not None or o.ipam_ipv6_pools is not None:
-            raise CalicoManifestError(
+            raise DualstackError(
                 "ipam_ipv4_pools/ipam_ipv6_pools set the CNI config of calico.yaml; the operator's Installation "
                 "has no such setting: leave them unset in operator mode"
             )
@@ -1120,30 +1118,30 @@ class _Patcher:
         spec = self._path(inst.root, inst.end, ("spec",), where)
         net_node = s.find(spec, "calicoNetwork")
         if net_node is None:
-            raise CalicoManifestError(f"{where} has no spec.calicoNetwork: add one with an ipPools list")
+            raise DualstackError(f"{where} has no spec.calicoNetwork: add one with an ipPools list")
         network = s.children(net_node, inst.end)
         if not network:
-            raise CalicoManifestError(f"{where}: spec.calicoNetwork is empty or in flow style: write it in block style")
+            raise DualstackError(f"{where}: spec.calicoNetwork is empty or in flow style: write it in block style")
         pools_node = s.find(network, "ipPools")
         pools = s.children(pools_node, inst.end) if pools_node is not None else []
         if not pools or pools[0].key is not None:
-            raise CalicoManifestError(f"{where} has no spec.calicoNetwork.ipPools list in block style")
+            raise DualstackError(f"{where} has no spec.calicoNetwork.ipPools list in block style")
         by_family: dict[int, list[tuple[_Node, list[_Node]]]] = {4: [], 6: []}
         for item in pools:
             fields = s.children(item, inst.end)
             cidr = s.find(fields, "cidr")
             value = s.scalar(cidr).value if cidr is not None else None
             if not value:
-                raise CalicoManifestError(f"line {item.line + 1}: an ipPools entry without cidr")
+                raise DualstackError(f"line {item.line + 1}: an ipPools entry without cidr")
             by_family[6 if ":" in value else 4].append((item, fields))
         for family, entries in by_family.items():
             if len(entries) > 1:
-                raise CalicoManifestError(
+                raise DualstackError(
                     f"{where} has {len(entries)} IPv{family} pools; this module manages one pool per family: "
                     "remove the others"
                 )
         if not by_family[4]:
-            raise CalicoManifestError(f"{where} has no IPv4 pool in spec.calicoNetwork.ipPools: add one")
+            raise DualstackError(f"{where} has no IPv4 pool in spec.calicoNetwork.ipPools: add one")
         item4, fields4 = by_family[4][0]
         self._pool(fields4, 4)
         if by_family[6]:
@@ -1196,7 +1194,7 @@ class _Patcher:
         o = self.opts
         s = self.s
         if not o.ipv6_pool_cidr:
-            raise CalicoManifestError(
+            raise DualstackError(
                 "the Installation has no IPv6 pool: give ipv6_pool_cidr (the IPv6 pod CIDR) to add one"
             )
         settings = {
@@ -1255,7 +1253,7 @@ def patch_manifest(text: str, opts: PatchOptions) -> PatchResult:
     bom = "\ufeff" if text.startswith("\ufeff") else ""
     stream = _Stream(text[len(bom):])
     if not any(d.kind for d in stream.documents):
-        raise CalicoManifestError(
+        raise DualstackError(
             "not a Kubernetes YAML manifest: no document has a top-level kind (is it the right file, "
             "and in block-style YAML?)"
         )
@@ -1271,19 +1269,19 @@ def patch_manifest(text: str, opts: PatchOptions) -> PatchResult:
             missing = " and ".join(
                 what for what, doc in (("ConfigMap calico-config", config), ("DaemonSet calico-node", node_ds)) if doc is None
             )
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"not a Calico manifest it can patch: it has no {missing}; give Calico's calico.yaml "
                 "(or custom-resources.yaml with manifest_type=operator)"
             )
         version = patcher.manifest(config, node_ds)
     elif mode == "operator":
         if len(installs) != 1:
-            raise CalicoManifestError(
+            raise DualstackError(
                 f"operator mode needs exactly one operator.tigera.io Installation in the file; found {len(installs)}"
             )
         version = patcher.operator(installs[0])
     else:
-        raise CalicoManifestError(
+        raise DualstackError(
             "not a Calico manifest: it has no DaemonSet calico-node or ConfigMap calico-config (calico.yaml) "
             "and no operator.tigera.io Installation (custom-resources.yaml)"
         )
@@ -1321,16 +1319,16 @@ def read_manifest(path: str, option: str = "src") -> str:
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise CalicoManifestError(f"{option}={path!r} does not exist") from None
+        raise DualstackError(f"{option}={path!r} does not exist") from None
     except IsADirectoryError:
-        raise CalicoManifestError(f"{option}={path!r} is a directory, not a manifest file") from None
+        raise DualstackError(f"{option}={path!r} is a directory, not a manifest file") from None
     except OSError as exc:
-        raise CalicoManifestError(f"{option}={path!r} cannot be read: {exc.strerror}") from None
+        raise DualstackError(f"{option}={path!r} cannot be read: {exc.strerror}") from None
     if b"\0" in data:
-        raise CalicoManifestError(f"{option}={path!r} is a binary file, not a YAML manifest")
+        raise DualstackError(f"{option}={path!r} is a binary file, not a YAML manifest")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise CalicoManifestError(
+        raise DualstackError(
             f"{option}={path!r} is not UTF-8 text (bad byte at offset {exc.start}): not a YAML manifest"
         ) from None

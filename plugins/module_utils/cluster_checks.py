@@ -14,6 +14,8 @@ import ipaddress
 import json
 import re
 import typing as t
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+
 
 PASS = "pass"
 FAIL = "fail"
@@ -27,10 +29,6 @@ _NONE = "<none>"
 # kubectl separates columns by at least three spaces; header names and cell values such as
 # "NOMINATED NODE" or "Ubuntu 18.04.4 LTS" contain single spaces only.
 _CELL = re.compile(r"\S+(?: \S+)*")
-
-
-class ClusterCheckError(Exception):
-    """Input the checks cannot read: the message names the input, the value and the fix."""
 
 
 Result = t.Dict[str, str]
@@ -78,7 +76,7 @@ def parse_table(text: t.Optional[str], what: str = "kubectl table") -> t.List[t.
         return []
     header = [(m.start(), m.group()) for m in _CELL.finditer(lines[0])]
     if len(header) < 1 or lines[0][:1].isspace():
-        raise ClusterCheckError("%s: the first line %r is not a table header" % (what, lines[0]))
+        raise DualstackError("%s: the first line %r is not a table header" % (what, lines[0]))
     rows = []
     for line in lines[1:]:
         cells = [(m.start(), m.group()) for m in _CELL.finditer(line)]
@@ -122,7 +120,7 @@ def parse_node_addresses(text: t.Optional[str]) -> t.Dict[str, t.List[str]]:
     """
     rows = parse_table(text, "node listing")
     if rows and "INTERNAL-IP" not in {k.upper() for k in rows[0]}:
-        raise ClusterCheckError("node listing: no INTERNAL-IP column in %r; list the nodes with -o wide or "
+        raise DualstackError("node listing: no INTERNAL-IP column in %r; list the nodes with -o wide or "
                                 "custom-columns NAME and INTERNAL-IP" % sorted(rows[0]))
     return {_column(row, "NAME"): split_addresses(_column(row, "INTERNAL-IP")) for row in rows}
 
@@ -180,7 +178,7 @@ def parse_ip_routes(text: t.Optional[str]) -> t.List[t.Dict[str, str]]:
         dst = words[0]
         if dst != "default":
             if not address_family(dst):
-                raise ClusterCheckError("route listing: %r does not start with a destination; pass the output of "
+                raise DualstackError("route listing: %r does not start with a destination; pass the output of "
                                         "`ip -6 route show`" % line)
             dst = str(_network(dst))
         fields = {"type": kind, "dst": dst, "via": "", "dev": "", "proto": ""}
@@ -207,7 +205,7 @@ def parse_iptables_listing(text: t.Optional[str]) -> t.Dict[str, t.List[t.Dict[s
         if words[:2] == ["target", "prot"]:
             continue
         if current is None:
-            raise ClusterCheckError("iptables listing: rule %r comes before any 'Chain' line; pass the output of "
+            raise DualstackError("iptables listing: rule %r comes before any 'Chain' line; pass the output of "
                                     "`ip6tables -L -n -t nat`" % line)
         rest = words[2:]
         # IPv4 listings print an "opt" column ("--"); ip6tables leaves it blank.
@@ -254,7 +252,7 @@ def parse_cluster_ips(text: t.Optional[str]) -> t.List[str]:
         try:
             values = json.loads(body)
         except ValueError as exc:
-            raise ClusterCheckError("clusterIPs: %r is not a JSON list (%s); pass the output of "
+            raise DualstackError("clusterIPs: %r is not a JSON list (%s); pass the output of "
                                     "-o jsonpath={.spec.clusterIPs}" % (body, exc))
         return [str(value) for value in values]
     return split_addresses(body)
@@ -278,7 +276,7 @@ def _plan_families(plan: t.Mapping[str, t.Any]) -> t.List[str]:
     families = list(plan.get("families") or FAMILIES)
     for family in families:
         if family not in FAMILIES:
-            raise ClusterCheckError("address_plan.families: %r is not ipv4 or ipv6; run the "
+            raise DualstackError("address_plan.families: %r is not ipv4 or ipv6; run the "
                                     "dualstack.kubernetes.address_plan role first" % (family,))
     return families
 
@@ -288,7 +286,7 @@ def kubernetes_minor(plan: t.Mapping[str, t.Any]) -> t.Tuple[int, int]:
     version = str(plan.get("kubernetes_version", ""))
     match = re.match(r"v?(\d+)\.(\d+)", version)
     if not match:
-        raise ClusterCheckError("address_plan.kubernetes_version: %r is not a version like 1.31.2; run the "
+        raise DualstackError("address_plan.kubernetes_version: %r is not a version like 1.31.2; run the "
                                 "dualstack.kubernetes.address_plan role first" % version)
     return int(match.group(1)), int(match.group(2))
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+
 
 # Oldest release with dual-stack at all (experimental until v1.23.7+k3s1).
 MIN_VERSION = (1, 21, 0)
@@ -43,10 +45,6 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9._:+/=@%-]+$")
 VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+]k3s(\d+))?$")
 
 
-class K3sConfigError(Exception):
-    """Bad input for k3s configuration; the message names the value, the rule and the fix."""
-
-
 K3sVersion = Tuple[int, int, int, int]
 
 
@@ -54,13 +52,13 @@ def parse_version(version: Any, option: str = "k3s_server_version") -> K3sVersio
     """Split ``v1.31.2+k3s1`` (or ``1.31.2``) into (1, 31, 2, 1)."""
     match = VERSION_RE.match(str(version).strip())
     if not match:
-        raise K3sConfigError(
+        raise DualstackError(
             "%s=%r is not a k3s release: write it as vMAJOR.MINOR.PATCH+k3sN, "
             "for example v1.31.2+k3s1" % (option, version))
     major, minor, patch, build = match.groups()
     parsed = (int(major), int(minor), int(patch), int(build or 1))
     if parsed[:3] < MIN_VERSION:
-        raise K3sConfigError(
+        raise DualstackError(
             "%s=%r predates dual-stack in k3s (first in v1.21.0+k3s1): "
             "pin v1.21.0+k3s1 or later" % (option, version))
     return parsed
@@ -83,17 +81,17 @@ def _at_least(version: K3sVersion, table: Mapping[int, int]) -> bool:
 
 def _require_plan(plan: Any) -> Mapping[str, Any]:
     if not isinstance(plan, Mapping):
-        raise K3sConfigError(
+        raise DualstackError(
             "address_plan is %r, not the mapping the address_plan role sets: run "
             "dualstack.kubernetes.address_plan before this role" % (type(plan).__name__,))
     missing = [key for key in ("families", "primary_family", "pod_subnet", "service_subnet",
                                "nodes", "node_mask") if key not in plan]
     if missing:
-        raise K3sConfigError(
+        raise DualstackError(
             "address_plan lacks %s: run dualstack.kubernetes.address_plan before this role"
             % ", ".join(missing))
     if plan.get("distribution", "k3s") != "k3s":
-        raise K3sConfigError(
+        raise DualstackError(
             "address_plan.distribution is %r, but the k3s roles need 'k3s': set "
             "address_plan_distribution: k3s" % (plan.get("distribution"),))
     return plan
@@ -103,14 +101,14 @@ def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
     """The node's addresses in primary-family order."""
     nodes = plan["nodes"]
     if node not in nodes:
-        raise K3sConfigError(
+        raise DualstackError(
             "host %r is not in address_plan.nodes (%s): add it to address_plan_node_hosts "
             "and give it address_plan_node_ipv4/address_plan_node_ipv6"
             % (node, ", ".join(sorted(nodes)) or "none"))
     entry = nodes[node]
     addresses = [entry.get(family) for family in plan["families"]]
     if not all(addresses):
-        raise K3sConfigError(
+        raise DualstackError(
             "host %r has no address for every family %s in address_plan.nodes: set "
             "address_plan_node_ipv4 and address_plan_node_ipv6 for it"
             % (node, "/".join(plan["families"])))
@@ -139,7 +137,7 @@ def check_capacity(plan: Mapping[str, Any]) -> None:
     for family in plan["families"]:
         room = capacity.get(family)
         if room is not None and count > int(room):
-            raise K3sConfigError(
+            raise DualstackError(
                 "address_plan holds %d %s node CIDR(s) (cluster CIDR %s, node mask /%s) but "
                 "has %d nodes (%s): widen the %s pod CIDR in address_plan_pod_cidrs or "
                 "lengthen address_plan_node_mask_%s"
@@ -158,17 +156,17 @@ def _feature_gate_args(version: K3sVersion, gates: Mapping[str, Any]) -> List[st
     if not gates:
         return []
     if not isinstance(gates, Mapping):
-        raise K3sConfigError(
+        raise DualstackError(
             "feature gates %r are not a mapping: give them as {Name: true}" % (gates,))
     if "IPv6DualStack" in gates and version[1] >= FEATURE_GATE_REMOVED_MINOR:
-        raise K3sConfigError(
+        raise DualstackError(
             "feature gate IPv6DualStack was removed in Kubernetes 1.25 and k3s v1.%d refuses it: "
             "drop it from k3s_server_feature_gates/k3s_agent_feature_gates" % version[1])
     pairs = []
     for name in sorted(gates):
         value = gates[name]
         if not isinstance(value, bool):
-            raise K3sConfigError(
+            raise DualstackError(
                 "feature gate %s=%r is not a boolean: write true or false" % (name, value))
         pairs.append("%s=%s" % (name, "true" if value else "false"))
     return ["feature-gates=" + ",".join(pairs)]
@@ -177,7 +175,7 @@ def _feature_gate_args(version: K3sVersion, gates: Mapping[str, Any]) -> List[st
 def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], option: str) -> None:
     for key, value in (extra or {}).items():
         if key in MANAGED_KEYS:
-            raise K3sConfigError(
+            raise DualstackError(
                 "%s sets %r, which the role derives from the address plan and its own "
                 "options: remove it from %s and use the role option instead" % (option, key, option))
         if key in COMPONENT_ARG_KEYS:
@@ -202,17 +200,17 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
     warnings: List[str] = []
     addresses = node_addresses(plan, node)
     if len(plan["families"]) != 2:
-        raise K3sConfigError(
+        raise DualstackError(
             "address_plan has the families %s; k3s_server builds dual-stack clusters: give "
             "address_plan_pod_cidrs and address_plan_service_cidrs one CIDR per family"
             % (plan["families"],))
     if cni not in CNIS:
-        raise K3sConfigError(
+        raise DualstackError(
             "k3s_server_cni=%r is not supported: use one of %s" % (cni, ", ".join(CNIS)))
     disable = list(disable or [])
     unknown = [item for item in disable if item not in COMPONENTS]
     if unknown:
-        raise K3sConfigError(
+        raise DualstackError(
             "k3s_server_disable has %s, which k3s does not bundle: use items of %s"
             % (", ".join(map(repr, unknown)), ", ".join(COMPONENTS)))
     legacy = ver[1] <= LEGACY_FLAGS_LAST_MINOR
@@ -231,16 +229,16 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
         config["disable-network-policy"] = True
     else:
         if not _at_least(ver, FLANNEL_DUALSTACK):
-            raise K3sConfigError(
+            raise DualstackError(
                 "k3s %s has no dual-stack flannel (from v1.21.7/v1.22.3): use "
                 "k3s_server_cni: calico or pin a later k3s_server_version" % release_tag(version))
         if not _at_least(ver, FLANNEL_IPV6_MASQ):
-            raise K3sConfigError(
+            raise DualstackError(
                 "k3s %s has no --flannel-ipv6-masq (from v1.21.9/v1.22.6/v1.23.3), so IPv6 pods "
                 "could not reach outside the cluster: pin a later k3s_server_version or use "
                 "k3s_server_cni: calico" % release_tag(version))
         if not plan.get("node_cidr_allocation", True):
-            raise K3sConfigError(
+            raise DualstackError(
                 "flannel needs a node CIDR per node but address_plan turns node CIDR "
                 "allocation off: use k3s_server_cni: calico or turn allocation on")
         config["flannel-backend"] = "vxlan"
@@ -280,7 +278,7 @@ def agent_config(plan: Mapping[str, Any], node: str, server: str, version: Any,
     ver = parse_version(version, "k3s_agent_version")
     addresses = node_addresses(plan, node)
     if server == node:
-        raise K3sConfigError(
+        raise DualstackError(
             "k3s_agent_server=%r is this agent itself: name the inventory host of a k3s server"
             % (server,))
     server_address = node_addresses(plan, server)[0]
@@ -302,7 +300,7 @@ def _scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, (list, tuple, dict)) or value is None:
-        raise K3sConfigError("config value %r is not a scalar: give a string, number or boolean"
+        raise DualstackError("config value %r is not a scalar: give a string, number or boolean"
                              % (value,))
     # A JSON string is a YAML double-quoted scalar, so every value reads back unchanged.
     return json.dumps(str(value))
@@ -325,12 +323,12 @@ def config_yaml(config: Mapping[str, Any], owner: str = "dualstack.kubernetes") 
 def env_file(token: Any, option: str = "k3s_server_token") -> str:
     """The systemd EnvironmentFile that hands the token to k3s (never its command line)."""
     if token is None or str(token) == "":
-        raise K3sConfigError(
+        raise DualstackError(
             "%s is empty: set it (from a vault) to the cluster's shared secret" % option)
     token = str(token)
     if not TOKEN_RE.match(token):
         # The value itself stays out of the message: it is a secret.
-        raise K3sConfigError(
+        raise DualstackError(
             "%s holds characters other than letters, digits and . _ : + / = @ %% -: "
             "systemd would need quoting for them; generate a token of those characters" % option)
     return "# Managed by dualstack.kubernetes.\nK3S_TOKEN=%s\n" % token
@@ -343,7 +341,7 @@ def kubeconfig_for(text: str, address: str, port: int = 6443) -> str:
     """The admin kubeconfig k3s writes, pointed at ``address`` instead of the loopback."""
     text = str(text)
     if not _SERVER_LINE.search(text):
-        raise K3sConfigError(
+        raise DualstackError(
             "the kubeconfig has no 'server: https://...' line to rewrite: check "
             "/etc/rancher/k3s/k3s.yaml on the server")
     target = "https://%s:%d" % (url_host(address), int(port))

@@ -14,9 +14,10 @@ import os
 import re
 import typing as t
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.node_files import (
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.files import (
     FileChange,
-    NodeConfigError,
+    plan_file,
     read_text,
     under_root,
 )
@@ -70,7 +71,7 @@ def validate_names(names: t.Sequence[str], option: str) -> list[str]:
     result: list[str] = []
     for name in names:
         if not isinstance(name, str) or not _MODULE_NAME.match(name):
-            raise NodeConfigError(
+            raise DualstackError(
                 "%s: %r is not a kernel module name; use names such as br_netfilter or overlay "
                 "(letters, digits, '_' and '-')" % (option, name)
             )
@@ -115,11 +116,11 @@ class ModulesPlan(t.NamedTuple):
 
 def plan_modules(names: t.Sequence[str], modules_load_file: str, root: str = "/",
                  option: str = "names") -> ModulesPlan:
-    """Decide what to load and what to persist; raises NodeConfigError when it cannot work."""
+    """Decide what to load and what to persist; raises DualstackError when it cannot work."""
     names = validate_names(names, option)
     if not modules_load_file.startswith("/etc/modules-load.d/") or not modules_load_file.endswith(".conf") \
             or "/" in modules_load_file[len("/etc/modules-load.d/"):]:
-        raise NodeConfigError(
+        raise DualstackError(
             "modules_load_file: %r is not a file directly in /etc/modules-load.d ending in .conf, "
             "which is what systemd-modules-load reads; use for example %s"
             % (modules_load_file, DEFAULT_MODULES_LOAD_FILE)
@@ -128,7 +129,7 @@ def plan_modules(names: t.Sequence[str], modules_load_file: str, root: str = "/"
     present = [name for name in names if module_present(name, root)]
     to_load = [name for name in names if name not in present]
     if to_load and not loadable:
-        raise NodeConfigError(
+        raise DualstackError(
             "%s: the kernel has no loadable module support (no /proc/modules) and does not have %s "
             "built in; boot a kernel that has %s built in or enables modules"
             % (option, ", ".join(to_load), ", ".join(to_load)),
@@ -136,10 +137,18 @@ def plan_modules(names: t.Sequence[str], modules_load_file: str, root: str = "/"
         )
     file_change = None
     if loadable:
-        path = under_root(root, modules_load_file)
-        before = read_text(path)
-        file_change = FileChange(modules_load_file, before, render_modules_load(before, names))
+        before = read_text(under_root(root, modules_load_file))
+        file_change = plan_file(modules_load_file, render_modules_load(before, names), root=root,
+                                create_folder=True)
     return ModulesPlan(names, to_load, present, loadable, file_change)
+
+
+def apply_modules(plan: ModulesPlan, run: t.Callable[[list[str]], tuple[int, str, str]],
+                  root: str = "/") -> None:
+    """Persist the list, then load what is missing: a failed write leaves the kernel as it was."""
+    if plan.file:
+        plan.file.apply()
+    load_modules(plan, run, root)
 
 
 def load_modules(plan: ModulesPlan, run: t.Callable[[list[str]], tuple[int, str, str]],
@@ -148,7 +157,7 @@ def load_modules(plan: ModulesPlan, run: t.Callable[[list[str]], tuple[int, str,
     for name in plan.to_load:
         rc, _out, err = run(["modprobe", "--", name])
         if rc != 0 or not module_present(name, root):
-            raise NodeConfigError(
+            raise DualstackError(
                 "modprobe %s failed (rc %s): %s; install the kernel modules package for the running "
                 "kernel (uname -r) or build %s into the kernel" % (name, rc, err.strip(), name),
                 module=name,

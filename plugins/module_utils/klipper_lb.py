@@ -17,6 +17,8 @@ import ipaddress
 import json
 import time
 from typing import Any, Callable, Optional
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+
 
 # k3s-io/klipper-lb v0.4.13: DEST_IPS with both families (v0.3.2+), SRC_RANGES
 # (v0.4.0+), and a family whose forwarding sysctl is 0 is skipped instead of
@@ -41,16 +43,12 @@ TOLERATIONS = [
 ]
 
 
-class KlipperLbError(Exception):
-    """Bad input or a cluster state the module cannot work with; nothing was changed."""
-
-
 def ip_family(address: str, where: str) -> str:
     """Return "IPv4" or "IPv6" for an address, or fail naming where it came from."""
     try:
         parsed = ipaddress.ip_address(str(address).strip())
     except ValueError:
-        raise KlipperLbError(
+        raise DualstackError(
             "%s holds %r, which is not an IP address; a LoadBalancer Service needs its "
             "clusterIPs allocated (is it headless or not created yet?)" % (where, address)
         ) from None
@@ -70,23 +68,23 @@ def service_destinations(service: dict) -> dict:
     families are there.
     """
     if not isinstance(service, dict):
-        raise KlipperLbError("service must be a Service object (a dict), got %s" % type(service).__name__)
+        raise DualstackError("service must be a Service object (a dict), got %s" % type(service).__name__)
     ref = _service_ref(service)
     spec = service.get("spec") or {}
     svc_type = spec.get("type") or "ClusterIP"
     if svc_type != "LoadBalancer":
-        raise KlipperLbError(
+        raise DualstackError(
             "Service %s has spec.type %s; klipper-lb only serves type LoadBalancer: "
             "set spec.type: LoadBalancer on the Service (for Traefik: service.type)" % (ref, svc_type)
         )
     policy = spec.get("ipFamilyPolicy")
     if policy is not None and policy not in FAMILY_POLICIES:
-        raise KlipperLbError(
+        raise DualstackError(
             "Service %s has spec.ipFamilyPolicy %r; it must be one of %s" % (ref, policy, ", ".join(FAMILY_POLICIES))
         )
     cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     if not cluster_ips or any(str(ip) == "None" for ip in cluster_ips):
-        raise KlipperLbError(
+        raise DualstackError(
             "Service %s has no clusterIPs (spec.clusterIPs %r); a LoadBalancer Service needs them "
             "allocated: read it from the cluster after it was created, or pass the live object" % (ref, cluster_ips)
         )
@@ -94,7 +92,7 @@ def service_destinations(service: dict) -> dict:
     for index, address in enumerate(cluster_ips):
         family = ip_family(address, "Service %s spec.clusterIPs[%d]" % (ref, index))
         if family in destinations:
-            raise KlipperLbError(
+            raise DualstackError(
                 "Service %s lists two %s clusterIPs (%s and %s); a Service has at most one per family"
                 % (ref, family, destinations[family], address)
             )
@@ -105,7 +103,7 @@ def service_destinations(service: dict) -> dict:
         destinations = {first: destinations[first]}
     elif policy == "RequireDualStack" and len(destinations) < 2:
         missing = "IPv6" if "IPv4" in destinations else "IPv4"
-        raise KlipperLbError(
+        raise DualstackError(
             "Service %s has spec.ipFamilyPolicy RequireDualStack but no %s clusterIP (clusterIPs %s, "
             "ipFamilies %s); the cluster's service CIDRs must include both families: add the %s "
             "service CIDR to the API server (address_plan_service_cidrs) before exposing the Service"
@@ -119,7 +117,7 @@ def service_ports(service: dict, fmt: str) -> list:
     ref = _service_ref(service)
     ports = (service.get("spec") or {}).get("ports") or []
     if not ports:
-        raise KlipperLbError("Service %s has no spec.ports; there is nothing to expose on the nodes" % ref)
+        raise DualstackError("Service %s has no spec.ports; there is nothing to expose on the nodes" % ref)
     result = []
     seen_names: dict = {}
     for index, entry in enumerate(ports):
@@ -127,18 +125,18 @@ def service_ports(service: dict, fmt: str) -> list:
         try:
             port = int(entry["port"])
         except (KeyError, TypeError, ValueError):
-            raise KlipperLbError("%s has no numeric port (%r)" % (where, entry)) from None
+            raise DualstackError("%s has no numeric port (%r)" % (where, entry)) from None
         if not 1 <= port <= 65535:
-            raise KlipperLbError("%s has port %d; ports are 1-65535" % (where, port))
+            raise DualstackError("%s has port %d; ports are 1-65535" % (where, port))
         protocol = str(entry.get("protocol") or "TCP").upper()
         if protocol not in PROTOCOLS:
-            raise KlipperLbError(
+            raise DualstackError(
                 "%s has protocol %s; klipper-lb forwards TCP and UDP only: move that port to a "
                 "Service that another load balancer serves" % (where, protocol)
             )
         name = container_name(port, protocol, fmt)
         if name in seen_names:
-            raise KlipperLbError(
+            raise DualstackError(
                 "%s (%d/%s) maps to container %s like %s does; format split names containers "
                 "lb-port-<port> as the article did, so one port number cannot carry two protocols: "
                 "use format dest_ips" % (where, port, protocol, name, seen_names[name])
@@ -206,14 +204,14 @@ def build_daemonset(
 ) -> dict:
     """The svclb DaemonSet for a LoadBalancer Service: one klipper-lb container per port."""
     if fmt not in FORMATS:
-        raise KlipperLbError("format is %r; it must be one of %s" % (fmt, ", ".join(FORMATS)))
+        raise DualstackError("format is %r; it must be one of %s" % (fmt, ", ".join(FORMATS)))
     if not isinstance(service, dict):
-        raise KlipperLbError("service must be a Service object (a dict), got %s" % type(service).__name__)
+        raise DualstackError("service must be a Service object (a dict), got %s" % type(service).__name__)
     meta = service.get("metadata") or {}
     if not meta.get("name"):
-        raise KlipperLbError("service has no metadata.name; pass the whole Service object")
+        raise DualstackError("service has no metadata.name; pass the whole Service object")
     if fmt == "split" and not image:
-        raise KlipperLbError(
+        raise DualstackError(
             "format split needs image: only forks of klipper-lb (such as the article's "
             "eumel8/klipper-lb dual-stack branch) read DEST_IP and DEST_IP6; set image to the "
             "fork you build or mirror, pinned by tag or digest, or use format dest_ips"
@@ -339,7 +337,7 @@ def node_addresses(nodes: list, families: list) -> list:
         for address in chosen:
             try:
                 family = ip_family(address, "node address")
-            except KlipperLbError:
+            except DualstackError:
                 continue
             if family in by_family and address not in by_family[family]:
                 by_family[family].append(address)
@@ -367,7 +365,7 @@ class Reconciler:
     def read_service(self, namespace: str, name: str) -> dict:
         service = self.api.get_service(namespace, name)
         if service is None:
-            raise KlipperLbError(
+            raise DualstackError(
                 "Service %s/%s was not found; create it first (for Traefik: wait until the traefik "
                 "HelmChart has installed) or check name and namespace" % (namespace, name)
             )
@@ -376,7 +374,7 @@ class Reconciler:
     def _existing(self, namespace: str, name: str) -> Optional[dict]:
         live = self.api.get_daemonset(namespace, name)
         if live is not None and not is_managed(live):
-            raise KlipperLbError(
+            raise DualstackError(
                 "DaemonSet %s/%s exists but does not carry the label %s=%s, so this module did not "
                 "create it (k3s ServiceLB names its DaemonSets svclb-<service> too): disable k3s "
                 "servicelb, or set daemonset_name to another name" % (namespace, name, MANAGED_BY_LABEL, MANAGED_BY)
@@ -411,7 +409,7 @@ class Reconciler:
                 return live
             if self.clock() >= deadline:
                 status = (live or {}).get("status") or {}
-                raise KlipperLbError(
+                raise DualstackError(
                     "DaemonSet %s/%s was not ready after wait_timeout=%ds (desired %s, updated %s, available %s); "
                     "look at its pods: a host port may be taken on a node or the image may not be pullable"
                     % (namespace, name, timeout, status.get("desiredNumberScheduled"),
@@ -429,7 +427,7 @@ class Reconciler:
                 deadline = self.clock() + wait_timeout
                 while self.api.get_daemonset(namespace, name) is not None:
                     if self.clock() >= deadline:
-                        raise KlipperLbError(
+                        raise DualstackError(
                             "DaemonSet %s/%s still exists after wait_timeout=%ds; a finalizer may hold it"
                             % (namespace, name, wait_timeout)
                         )
@@ -463,13 +461,13 @@ def run(params: dict, api: Any = None, check_mode: bool = False, reconciler: Opt
     fmt = params.get("format") or "dest_ips"
     live_path = bool(params.get("apply")) or state == "absent" or bool(params.get("update_status"))
     if params.get("service") is not None and live_path:
-        raise KlipperLbError(
+        raise DualstackError(
             "service (a dict) renders without a cluster; apply, state=absent and update_status work on "
             "the live Service: pass name and namespace instead of service"
         )
     if live_path or params.get("service") is None:
         if api is None and reconciler is None:
-            raise KlipperLbError("reading the Service from the cluster needs the kubernetes client")
+            raise DualstackError("reading the Service from the cluster needs the kubernetes client")
         reconciler = reconciler or Reconciler(api, check_mode=check_mode)
         namespace = params.get("namespace") or "default"
         if state == "absent":

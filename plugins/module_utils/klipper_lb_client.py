@@ -15,7 +15,7 @@ import os
 from typing import Any, Optional
 
 from ansible.module_utils.basic import env_fallback
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.klipper_lb import KlipperLbError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 try:
     from kubernetes import client as k8s_client
@@ -68,7 +68,7 @@ class KubernetesApi:
         except ApiException as exc:
             if missing_ok and getattr(exc, "status", None) == 404:
                 return None
-            raise KlipperLbError("%s failed: HTTP %s: %s" % (what, getattr(exc, "status", "?"), _message(exc))) from None
+            raise DualstackError("%s failed: HTTP %s: %s" % (what, getattr(exc, "status", "?"), _message(exc))) from None
         data = getattr(response, "data", b"") or b"{}"
         return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
 
@@ -107,7 +107,7 @@ class KubernetesApi:
 def connect(params: dict) -> KubernetesApi:
     """A KubernetesApi for the cluster the auth options (or the environment) point at."""
     if not HAS_KUBERNETES:
-        raise KlipperLbError("the kubernetes Python library is needed on the host that talks to the cluster "
+        raise DualstackError("the kubernetes Python library is needed on the host that talks to the cluster "
                              "(pip install kubernetes), typically the controller: delegate_to: localhost")
     configuration = k8s_client.Configuration()
     try:
@@ -121,7 +121,7 @@ def connect(params: dict) -> KubernetesApi:
         else:
             k8s_config.load_incluster_config(client_configuration=configuration)
     except Exception as exc:  # the loaders raise several types; all mean "no usable configuration"
-        raise KlipperLbError("could not load a Kubernetes client configuration (kubeconfig=%s, context=%s): %s; "
+        raise DualstackError("could not load a Kubernetes client configuration (kubeconfig=%s, context=%s): %s; "
                              "set kubeconfig, or host and api_key"
                              % (params.get("kubeconfig"), params.get("context"), exc)) from None
     if params.get("validate_certs") is not None:

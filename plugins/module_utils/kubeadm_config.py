@@ -18,6 +18,8 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import node_ip_families
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+
 
 KUBEADM_GROUP = "kubeadm.k8s.io"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
@@ -36,15 +38,11 @@ CA_CERT_HASH_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 VERSION_PATTERN = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 
 
-class KubeadmConfigError(ValueError):
-    """A value cannot be turned into a kubeadm configuration; the message says which and why."""
-
-
 def parse_version(version: str) -> Tuple[int, int, int]:
     """Return (major, minor, patch) of a Kubernetes version such as ``1.31.2`` or ``v1.18.5``."""
     match = VERSION_PATTERN.match(str(version).strip())
     if not match:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "kubernetes_version %r is not a Kubernetes release version; "
             "write it as MAJOR.MINOR.PATCH, for example 1.31.2" % (version,)
         )
@@ -58,7 +56,7 @@ def api_version_for(version: str) -> str:
     """
     major, minor, _patch = parse_version(version)
     if major != 1 or minor < 15:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "kubernetes_version %r is older than 1.15, the first kubeadm with dual-stack "
             "settings; use 1.15 or later" % (version,)
         )
@@ -83,7 +81,7 @@ def extra_args(api_version: str, args: Mapping[str, Any]) -> Any:
 
 def _plan_field(plan: Mapping[str, Any], name: str) -> Any:
     if name not in plan:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "address_plan has no %r: run the dualstack.kubernetes.address_plan role first "
             "so that the plan is complete" % (name,)
         )
@@ -94,7 +92,7 @@ def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
     """The node's addresses, primary family first (what kubelet's node-ip takes)."""
     nodes = _plan_field(plan, "nodes")
     if node not in nodes:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "node %r is not in address_plan.nodes (%s); add it to address_plan_node_hosts "
             "and give it address_plan_node_ipv4 and address_plan_node_ipv6"
             % (node, ", ".join(sorted(nodes)) or "none")
@@ -103,7 +101,7 @@ def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
     families = _plan_field(plan, "families")
     missing = [family for family in families if not entry.get(family)]
     if missing:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "node %r has no %s address in address_plan.nodes; set address_plan_node_%s "
             "for it" % (node, missing[0], missing[0])
         )
@@ -151,13 +149,13 @@ def _cri_socket(api_version: str, cri_socket: str) -> str:
 def _check_plan(plan: Mapping[str, Any]) -> None:
     distribution = plan.get("distribution")
     if distribution != "kubeadm":
-        raise KubeadmConfigError(
+        raise DualstackError(
             "address_plan.distribution is %r but the kubeadm roles need 'kubeadm'; set "
             "address_plan_distribution: kubeadm for this cluster" % (distribution,)
         )
     families = _plan_field(plan, "families")
     if sorted(families) != ["ipv4", "ipv6"]:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "address_plan.families is %r; a dual-stack kubeadm cluster needs both ipv4 and "
             "ipv6 pod and service CIDRs" % (families,)
         )
@@ -169,7 +167,7 @@ def _bind_port(bind_port: Any) -> int:
     except (TypeError, ValueError):
         port = -1
     if not 1 <= port <= 65535:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "bind_port %r is not a TCP port; use a number from 1 to 65535, usually 6443" % (bind_port,)
         )
     return port
@@ -288,19 +286,19 @@ def join_documents(plan: Mapping[str, Any], node: str, *, api_server: str, token
     _check_plan(plan)
     api = api_version_for(str(_plan_field(plan, "kubernetes_version")))
     if not TOKEN_PATTERN.match(str(token)):
-        raise KubeadmConfigError(
+        raise DualstackError(
             "the bootstrap token is not of the form [a-z0-9]{6}.[a-z0-9]{16}; create it "
             "with 'kubeadm token create' on the master"
         )
     hashes = [str(h) for h in ca_cert_hashes]
     bad = [h for h in hashes if not CA_CERT_HASH_PATTERN.match(h)]
     if not hashes or bad:
-        raise KubeadmConfigError(
+        raise DualstackError(
             "ca_cert_hashes %r must be one or more 'sha256:<64 hex digits>' values, the hash "
             "of the cluster CA's public key" % (bad or hashes,)
         )
     if not api_server or api_server.startswith(("http://", "https://")):
-        raise KubeadmConfigError(
+        raise DualstackError(
             "api_server %r must be host:port (an IPv6 host in brackets), for example "
             "[2001:db8::11]:6443" % (api_server,)
         )
@@ -332,18 +330,18 @@ def render(documents: Sequence[Mapping[str, Any]]) -> str:
 def _der_element(data: bytes, offset: int) -> Tuple[int, int, int]:
     """(tag, start of content, end of content) of the DER element at ``offset``."""
     if offset + 2 > len(data):
-        raise KubeadmConfigError("the CA certificate is truncated")
+        raise DualstackError("the CA certificate is truncated")
     tag = data[offset]
     length = data[offset + 1]
     offset += 2
     if length & 0x80:
         count = length & 0x7F
         if count == 0 or count > 4 or offset + count > len(data):
-            raise KubeadmConfigError("the CA certificate has a malformed DER length")
+            raise DualstackError("the CA certificate has a malformed DER length")
         length = int.from_bytes(data[offset:offset + count], "big")
         offset += count
     if offset + length > len(data):
-        raise KubeadmConfigError("the CA certificate is truncated")
+        raise DualstackError("the CA certificate is truncated")
     return tag, offset, offset + length
 
 
@@ -351,17 +349,17 @@ def ca_cert_hash(pem: str) -> str:
     """kubeadm's discovery hash: SHA-256 of the CA certificate's DER SubjectPublicKeyInfo."""
     match = re.search(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", pem, re.S)
     if not match:
-        raise KubeadmConfigError("the CA certificate is not a PEM 'CERTIFICATE' block")
+        raise DualstackError("the CA certificate is not a PEM 'CERTIFICATE' block")
     try:
         der = base64.b64decode("".join(match.group(1).split()), validate=True)
     except ValueError as exc:
-        raise KubeadmConfigError("the CA certificate's base64 is invalid: %s" % exc) from exc
+        raise DualstackError("the CA certificate's base64 is invalid: %s" % exc) from exc
     tag, start, _end = _der_element(der, 0)
     if tag != 0x30:
-        raise KubeadmConfigError("the CA certificate does not start with a DER SEQUENCE")
+        raise DualstackError("the CA certificate does not start with a DER SEQUENCE")
     tag, tbs_start, tbs_end = _der_element(der, start)
     if tag != 0x30:
-        raise KubeadmConfigError("the CA certificate has no tbsCertificate")
+        raise DualstackError("the CA certificate has no tbsCertificate")
     offset = tbs_start
     tag, _s, end = _der_element(der, offset)
     if tag == 0xA0:  # explicit [0] version, absent in v1 certificates
@@ -371,5 +369,5 @@ def ca_cert_hash(pem: str) -> str:
         _tag, _s, offset = _der_element(der, offset)
     tag, _s, end = _der_element(der, offset)
     if tag != 0x30 or end > tbs_end:
-        raise KubeadmConfigError("the CA certificate has no subjectPublicKeyInfo")
+        raise DualstackError("the CA certificate has no subjectPublicKeyInfo")
     return "sha256:" + hashlib.sha256(der[offset:end]).hexdigest()

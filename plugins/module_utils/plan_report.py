@@ -13,9 +13,11 @@ import ipaddress
 import os
 import shutil
 import subprocess
-import tempfile
 import typing as t
 from xml.sax.saxutils import escape
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.files import os_error, plan_file
+
 
 FAMILIES = ("ipv4", "ipv6")
 LABEL = {"ipv4": "IPv4", "ipv6": "IPv6"}
@@ -28,13 +30,9 @@ SVG_NAME = "address-plan.svg"
 PNG_NAME = "address-plan.png"
 
 
-class PlanReportError(Exception):
-    """A plan the report cannot be drawn from: the message names the key, the value and the fix."""
-
-
 def _require(plan: t.Mapping[str, t.Any], key: str) -> t.Any:
     if key not in plan or plan[key] in (None, ""):
-        raise PlanReportError("address_plan.%s is missing; pass the fact the dualstack.kubernetes.address_plan role sets" % key)
+        raise DualstackError("address_plan.%s is missing; pass the fact the dualstack.kubernetes.address_plan role sets" % key)
     return plan[key]
 
 
@@ -42,14 +40,14 @@ def _family_of(cidr: str) -> str:
     try:
         return "ipv4" if ipaddress.ip_network(cidr, strict=False).version == 4 else "ipv6"
     except ValueError:
-        raise PlanReportError("%r is not an IP network; fix the address plan variables and run the address_plan role again" % (cidr,))
+        raise DualstackError("%r is not an IP network; fix the address plan variables and run the address_plan role again" % (cidr,))
 
 
 def families(plan: t.Mapping[str, t.Any]) -> t.List[str]:
     values = list(_require(plan, "families"))
     for family in values:
         if family not in FAMILIES:
-            raise PlanReportError("address_plan.families: %r is not ipv4 or ipv6" % (family,))
+            raise DualstackError("address_plan.families: %r is not ipv4 or ipv6" % (family,))
     return values
 
 
@@ -64,7 +62,7 @@ def by_family(cidrs: t.Optional[t.Iterable[str]]) -> t.Dict[str, str]:
 def node_mask(plan: t.Mapping[str, t.Any], family: str) -> int:
     masks = _require(plan, "node_mask")
     if family not in masks:
-        raise PlanReportError("address_plan.node_mask has no %s entry" % family)
+        raise DualstackError("address_plan.node_mask has no %s entry" % family)
     return int(masks[family])
 
 
@@ -85,7 +83,7 @@ def expected_node_blocks(plan: t.Mapping[str, t.Any]) -> t.Dict[str, t.Dict[str,
         network = ipaddress.ip_network(pods[family], strict=False)
         mask = node_mask(plan, family)
         if mask < network.prefixlen or mask > BITS[family]:
-            raise PlanReportError("address_plan.node_mask.%s: %d does not fit the pod CIDR %s; it must lie between %d and %d"
+            raise DualstackError("address_plan.node_mask.%s: %d does not fit the pod CIDR %s; it must lie between %d and %d"
                                   % (family, mask, network, network.prefixlen, BITS[family]))
         count = 2 ** (mask - network.prefixlen)
         size = 2 ** (BITS[family] - mask)
@@ -351,17 +349,9 @@ def render(plan: t.Mapping[str, t.Any]) -> t.Dict[str, bytes]:
     return {MARKDOWN_NAME: markdown(plan).encode("utf-8"), SVG_NAME: svg(plan).encode("utf-8")}
 
 
-def _read(path: str) -> t.Optional[bytes]:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def _text_or_none(data: t.Optional[bytes]) -> t.Optional[str]:
-    if data is None:
-        return None
+def _text_or_none(data: t.Optional[t.Union[str, bytes]]) -> t.Optional[str]:
+    if data is None or isinstance(data, str):
+        return data
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -370,55 +360,40 @@ def _text_or_none(data: t.Optional[bytes]) -> t.Optional[str]:
 
 def write_files(dest: str, files: t.Mapping[str, bytes], check_mode: bool = False, mode: int = 0o644) -> t.Dict[str, t.Any]:
     """Bring ``dest`` to hold ``files``: the same comparison decides what check mode reports
-    and what a real run writes. Each file is written to a temporary file in ``dest`` and
-    renamed over the old one, so a reader never sees half a file.
+    and what a real run writes (the collection's one file writer, ``files.plan_file``).
 
     Returns ``changed``, ``files`` (every path), ``written`` (paths that differ) and ``diff``
     (before/after of the text files that differ).
     """
     if os.path.exists(dest) and not os.path.isdir(dest):
-        raise PlanReportError("dest: %s exists and is not a directory; name a directory for the report" % dest)
-    changed_paths, diffs = [], []
+        raise DualstackError("dest: %s exists and is not a directory; name a directory for the report" % dest)
     created_dir = not os.path.isdir(dest)
     if created_dir and not check_mode:
-        os.makedirs(dest, mode=0o755, exist_ok=True)
-    for name in sorted(files):
-        path = os.path.join(dest, name)
-        before = _read(path)
-        content = files[name]
-        current_mode = os.stat(path).st_mode & 0o7777 if before is not None else None
-        if before == content and current_mode == mode:
-            continue
-        changed_paths.append(path)
-        before_text, after_text = _text_or_none(before or b""), _text_or_none(content)
-        if before_text is not None and after_text is not None:
-            diffs.append({"before_header": path, "after_header": path, "before": before_text if before is not None else "",
-                          "after": after_text})
-        if check_mode:
-            continue
-        handle, temp = tempfile.mkstemp(prefix=".%s." % name, dir=dest)
         try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(content)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temp, mode)
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
-    return {"changed": bool(changed_paths) or created_dir, "files": [os.path.join(dest, n) for n in sorted(files)],
-            "written": changed_paths, "diff": diffs}
+            os.makedirs(dest, mode=0o755, exist_ok=True)
+        except OSError as exc:
+            raise os_error(dest, exc, "create the folder") from None
+    changes = [plan_file(os.path.join(dest, name), files[name], mode, create_folder=created_dir)
+               for name in sorted(files)]
+    changed = [change for change in changes if change.changed]
+    diffs = []
+    for change in changed:
+        before, after = _text_or_none(change.before or b""), _text_or_none(change.after)
+        if before is not None and after is not None:
+            diffs.append(change.diff())
+        if not check_mode:
+            change.apply()
+    return {"changed": bool(changed) or created_dir, "files": [change.path for change in changes],
+            "written": [change.path for change in changed], "diff": diffs}
 
 
 def svg_to_png(svg_data: bytes, program: str = "rsvg-convert") -> bytes:
     """The diagram as PNG, drawn by librsvg's rsvg-convert on this machine."""
     found = shutil.which(program)
     if not found:
-        raise PlanReportError("png: true needs %s on the controller (Debian and Ubuntu package librsvg2-bin, Fedora "
+        raise DualstackError("png: true needs %s on the controller (Debian and Ubuntu package librsvg2-bin, Fedora "
                               "librsvg2-tools); install it or set png: false" % program)
     done = subprocess.run([found, "--format", "png"], input=svg_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     if done.returncode != 0 or not done.stdout.startswith(b"\x89PNG\r\n\x1a\n"):
-        raise PlanReportError("%s could not convert the diagram (exit %d): %s" % (found, done.returncode, done.stderr.decode("utf-8", "replace").strip()))
+        raise DualstackError("%s could not convert the diagram (exit %d): %s" % (found, done.returncode, done.stderr.decode("utf-8", "replace").strip()))
     return done.stdout

@@ -33,11 +33,13 @@ import typing as t
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.kernel_modules import (
     ModulesPlan,
+    apply_modules,
     plan_modules,
 )
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.node_files import (
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.files import (
     FileChange,
-    NodeConfigError,
+    plan_file,
     read_text,
     under_root,
 )
@@ -225,9 +227,6 @@ def override_changes(conflicts: list[Conflict], own_file: str, root: str = "/") 
     changes = []
     for target, (source, lines) in sorted(by_file.items()):
         text = read_text(under_root(root, source)) or ""
-        # A shadow copy that does not exist yet is a new file (before None); a link in
-        # /etc pointing outside reads as its target's text.
-        before = read_text(under_root(root, target))
         out = []
         for lineno, line in enumerate(text.splitlines(keepends=True), start=1):
             if lineno in lines:
@@ -238,7 +237,9 @@ def override_changes(conflicts: list[Conflict], own_file: str, root: str = "/") 
             mode = os.stat(under_root(root, source)).st_mode & 0o7777
         except OSError:
             mode = 0o644
-        changes.append(FileChange(target, before, "".join(out), mode))
+        # A file in /etc is edited at its real path (through a link); a shadow copy in
+        # /etc/sysctl.d replaces a link pointing outside /etc instead of writing through it.
+        changes.append(plan_file(target, "".join(out), mode, root=root, follow_symlinks=target == source))
     return changes
 
 
@@ -255,7 +256,7 @@ def write_live(path: str, value: str, root: str = "/") -> None:
         with open(target, "w", encoding="ascii") as handle:
             handle.write(value + "\n")
     except OSError as exc:
-        raise NodeConfigError(
+        raise DualstackError(
             "cannot set %s = %s live (%s): %s; check that the key exists and is writable here "
             "(a container without privileges cannot set it)" % (key_name(path), value, target, exc),
             key=key_name(path),
@@ -351,7 +352,7 @@ def render_file(wanted: dict[str, str]) -> str:
 def _validate_sysctl_file(path: str) -> None:
     folder, name = os.path.split(path)
     if folder != "/etc/sysctl.d" or not name.endswith(".conf") or name == ".conf":
-        raise NodeConfigError(
+        raise DualstackError(
             "sysctl_file: %r is not a file directly in /etc/sysctl.d ending in .conf, the only place "
             "both systemd-sysctl and sysctl --system read it from /etc; use for example %s"
             % (path, DEFAULT_SYSCTL_FILE))
@@ -374,17 +375,17 @@ def _accept_ra(option: t.Any, own_before: str | None, root: str) -> list[str]:
                 interfaces.add(parts[3])
         return sorted(interfaces)
     if not isinstance(option, list):
-        raise NodeConfigError(
+        raise DualstackError(
             "accept_ra_interfaces: %r is neither 'auto' nor a list of interface names; use auto, "
             "[] or a list such as [eth0]" % (option,))
     result = []
     for name in option:
         if not isinstance(name, str) or not _IFNAME.match(name) or name in ("all", "default", ".", ".."):
-            raise NodeConfigError(
+            raise DualstackError(
                 "accept_ra_interfaces: %r is not an interface name; list names such as eth0 or bond0.100"
                 % (name,))
         if not os.path.isdir(under_root(root, PROC_SYS + "/net/ipv6/conf/" + name)):
-            raise NodeConfigError(
+            raise DualstackError(
                 "accept_ra_interfaces: interface %r does not exist on this node (no "
                 "/proc/sys/net/ipv6/conf/%s); list interfaces that exist, or use auto" % (name, name))
         if name not in result:
@@ -393,19 +394,19 @@ def _accept_ra(option: t.Any, own_before: str | None, root: str) -> list[str]:
 
 
 def build_plan(params: dict[str, t.Any], root: str = "/") -> SysctlPlan:
-    """Read the node and decide every change; raises NodeConfigError before anything changes."""
+    """Read the node and decide every change; raises DualstackError before anything changes."""
     sysctl_file = params.get("sysctl_file") or DEFAULT_SYSCTL_FILE
     _validate_sysctl_file(sysctl_file)
     conflicts_mode = params.get("conflicts") or "fail"
     if conflicts_mode not in ("fail", "warn", "override"):
-        raise NodeConfigError("conflicts: %r is not one of fail, warn, override" % (conflicts_mode,))
+        raise DualstackError("conflicts: %r is not one of fail, warn, override" % (conflicts_mode,))
 
     ipv6 = bool(params.get("ipv6_forwarding", True))
     extra = params.get("extra") or {}
     if ipv6 or any(key_path(str(k)).startswith("net/ipv6/") for k in extra):
         reason = ipv6_disabled_reason(root)
         if reason:
-            raise NodeConfigError(reason)
+            raise DualstackError(reason)
 
     own_before = read_text(under_root(root, sysctl_file))
     wanted: dict[str, str] = {}
@@ -428,17 +429,17 @@ def build_plan(params: dict[str, t.Any], root: str = "/") -> SysctlPlan:
     managed = dict(wanted)
     for key in sorted(extra, key=str):
         if not valid_key(key):
-            raise NodeConfigError(
+            raise DualstackError(
                 "extra: %r is not a sysctl key; write keys as sysctl prints them, e.g. "
                 "net.ipv4.conf.all.rp_filter" % (key,))
         path = key_path(key)
         value = normalise_value(extra[key])
         if path in managed and managed[path] != value:
-            raise NodeConfigError(
+            raise DualstackError(
                 "extra: %s = %s contradicts the value %s this module sets from its own options; drop "
                 "it from extra or turn the option that sets it off" % (key, value, managed[path]))
         if not value:
-            raise NodeConfigError("extra: %s has an empty value; give the value to set" % key)
+            raise DualstackError("extra: %s has an empty value; give the value to set" % key)
         wanted[path] = value
 
     live_before: dict[str, str | None] = {}
@@ -446,7 +447,7 @@ def build_plan(params: dict[str, t.Any], root: str = "/") -> SysctlPlan:
     for path in wanted:
         live_before[path] = read_live(path, root)
         if live_before[path] is None and not (bridge_pending and path in BRIDGE_KEYS):
-            raise NodeConfigError(
+            raise DualstackError(
                 "%s does not exist on this node (no /proc/sys/%s); drop it from extra or fix its "
                 "spelling (an interface in a key must exist)" % (key_name(path), path),
                 key=key_name(path))
@@ -455,7 +456,7 @@ def build_plan(params: dict[str, t.Any], root: str = "/") -> SysctlPlan:
     conflicts = find_conflicts(wanted, sysctl_file, root)
     conflict_files: list[FileChange] = []
     if conflicts and conflicts_mode == "fail":
-        raise NodeConfigError(
+        raise DualstackError(
             "files read after %s at boot would set other values: %s; remove or change those lines, "
             "or run with conflicts=override to comment them out (conflicts=warn to go on anyway)"
             % (sysctl_file, "; ".join("%s line %d sets %s = %s (wanted %s)"
@@ -464,8 +465,21 @@ def build_plan(params: dict[str, t.Any], root: str = "/") -> SysctlPlan:
             conflicts=[c.as_dict("failed") for c in conflicts])
     if conflicts and conflicts_mode == "override":
         conflict_files = override_changes(conflicts, sysctl_file, root)
-    return SysctlPlan(wanted, live_before, FileChange(sysctl_file, own_before, new_text), conflicts,
-                      conflict_files, interfaces, modules)
+    own_file = plan_file(sysctl_file, new_text, root=root, create_folder=True)
+    return SysctlPlan(wanted, live_before, own_file, conflicts, conflict_files, interfaces, modules)
+
+
+def apply_plan(plan: SysctlPlan, run: t.Callable[[list[str]], tuple[int, str, str]], root: str = "/") -> None:
+    """Persist, then load the bridge module, then set live values.
+
+    Files first: a write that fails leaves the node as it was, whereas live values set before
+    a failed write would be lost at the next boot with nothing saying so.
+    """
+    for change in [plan.file] + plan.conflict_files:
+        change.apply()
+    if plan.modules:
+        apply_modules(plan.modules, run, root)
+    apply_live(plan, root)
 
 
 def apply_live(plan: SysctlPlan, root: str = "/") -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from typing import Optional
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+
 
 # Where the chart reads each value, as a dotted path under the chart's values.
 #   spec_only      9.x and 10.0-10.6: only the free-form service.spec reaches the Service
@@ -59,16 +61,12 @@ _K3S_REVISION = re.compile(r"\+k3s(\d+)")
 _CHART_URL = re.compile(r"/traefik-(\d+)\.(\d+)\.(\d+)[^/\s]*?\.tgz")
 
 
-class TraefikDualstackError(ValueError):
-    """A version or setting the role cannot work with."""
-
-
 def parse_version(text: str, what: str) -> tuple:
     """(major, minor, patch, k3s revision) from "v1.21.4+k3s1", "1.31.2", "10.19.3"."""
     value = str(text).strip()
     match = _VERSION.match(value)
     if not match:
-        raise TraefikDualstackError(
+        raise DualstackError(
             "%s is %r; expected a version like v1.31.2+k3s1 or 10.19.3" % (what, text))
     revision = _K3S_REVISION.search(value)
     return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0),
@@ -79,7 +77,7 @@ def chart_layout(chart_version: str) -> str:
     """The values layout (a key of LAYOUTS) that a Traefik chart version reads."""
     major, minor = parse_version(chart_version, "traefik_dualstack_chart_version")[:2]
     if major < 9:
-        raise TraefikDualstackError(
+        raise DualstackError(
             "traefik_dualstack_chart_version is %s: Traefik charts before 9 (Traefik v1, bundled by k3s before "
             "v1.21) have no ipFamilyPolicy or ipFamilies; k3s dual-stack needs v1.21 or later" % chart_version)
     if (major, minor) < (10, 7):
@@ -105,7 +103,7 @@ def chart_version_from_manifest(text: str) -> Optional[str]:
 def _require_k3s_dual_stack(k3s_version: str) -> tuple:
     version = parse_version(k3s_version, "the k3s version")
     if version[:2] < (1, 21):
-        raise TraefikDualstackError(
+        raise DualstackError(
             "the k3s version is %s; k3s supports dual-stack from v1.21.0+k3s1 (and bundles Traefik v1 before it): "
             "set address_plan_kubernetes_version to v1.21 or later" % k3s_version)
     return version
@@ -138,17 +136,17 @@ def choose_load_balancer(k3s_version: str, requested: str = "auto", servicelb_di
     disabled: then the user has replaced it and the DaemonSet takes its place.
     """
     if requested not in LOAD_BALANCERS:
-        raise TraefikDualstackError("traefik_dualstack_load_balancer is %r; it must be one of %s"
+        raise DualstackError("traefik_dualstack_load_balancer is %r; it must be one of %s"
                                     % (requested, ", ".join(LOAD_BALANCERS)))
     capable = servicelb_handles_dual_stack(k3s_version)
     if requested == "servicelb":
         if not capable:
-            raise TraefikDualstackError(
+            raise DualstackError(
                 "traefik_dualstack_load_balancer is servicelb, but the ServiceLB of k3s %s serves one family only "
                 "(dual-stack from v1.21.7 and v1.22.3): use auto or klipper_dualstack_lb, or a newer k3s"
                 % k3s_version)
         if servicelb_disabled:
-            raise TraefikDualstackError(
+            raise DualstackError(
                 "traefik_dualstack_load_balancer is servicelb, but k3s runs with servicelb disabled: remove "
                 "servicelb from k3s_server_disable, or use auto or klipper_dualstack_lb")
     if requested == "auto":
@@ -159,19 +157,19 @@ def choose_load_balancer(k3s_version: str, requested: str = "auto", servicelb_di
 def ip_families(families: list, policy: str = "RequireDualStack") -> list:
     """Service ipFamilies from the address plan's families (primary first); SingleStack keeps the primary."""
     if policy not in FAMILY_POLICIES:
-        raise TraefikDualstackError("traefik_dualstack_ip_family_policy is %r; it must be one of %s"
+        raise DualstackError("traefik_dualstack_ip_family_policy is %r; it must be one of %s"
                                     % (policy, ", ".join(FAMILY_POLICIES)))
     names = []
     for family in families or []:
         name = FAMILY_NAMES.get(str(family).lower()) or (str(family) if str(family) in FAMILY_NAMES.values() else None)
         if name is None:
-            raise TraefikDualstackError("address_plan.families holds %r; families are ipv4 and ipv6" % family)
+            raise DualstackError("address_plan.families holds %r; families are ipv4 and ipv6" % family)
         if name not in names:
             names.append(name)
     if not names:
-        raise TraefikDualstackError("address_plan.families is empty; run dualstack.kubernetes.address_plan first")
+        raise DualstackError("address_plan.families is empty; run dualstack.kubernetes.address_plan first")
     if policy == "RequireDualStack" and len(names) < 2:
-        raise TraefikDualstackError(
+        raise DualstackError(
             "traefik_dualstack_ip_family_policy is RequireDualStack but the address plan has only %s: "
             "give the cluster both families or use PreferDualStack/SingleStack" % names[0])
     return names[:1] if policy == "SingleStack" else names
@@ -187,7 +185,7 @@ def _put(values: dict, path: str, key: str, value) -> None:
 def service_values(layout: str, families: list, policy: str, external_ips: Optional[list] = None) -> dict:
     """The chart values that make the Traefik Service dual-stack, placed where the layout reads them."""
     if layout not in LAYOUTS:
-        raise TraefikDualstackError("unknown Traefik values layout %r; one of %s" % (layout, ", ".join(LAYOUTS)))
+        raise DualstackError("unknown Traefik values layout %r; one of %s" % (layout, ", ".join(LAYOUTS)))
     places = LAYOUTS[layout]
     values: dict = {}
     _put(values, places["ipFamilyPolicy"], "ipFamilyPolicy", policy)

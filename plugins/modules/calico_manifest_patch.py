@@ -228,19 +228,45 @@ backup_file:
   sample: /srv/calico/calico.yaml.12345.2025-01-01@10:00:00~
 """
 
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.calico_manifest import (
     ENCAPSULATIONS_IPV4,
     MODES,
-    CalicoManifestError,
     diff_against,
     patch_manifest,
     read_manifest,
     validate_options,
 )
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import fail_on_error
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.files import plan_file
+
+
+def run(module: AnsibleModule) -> dict:
+    src = module.params["src"]
+    dest = module.params["dest"] or src
+    opts = validate_options(module.params)
+    text = read_manifest(src)
+    patched = patch_manifest(text, opts)
+    # An existing dest keeps its mode (it may be private on purpose); a new one gets 0644.
+    change = plan_file(dest, patched.text, mode=None)
+    current = text if dest == src else change.before
+    result = dict(
+        changed=change.changed,
+        src=src,
+        dest=dest,
+        manifest_type=patched.mode,
+        calico_version=patched.calico_version,
+        changes=patched.changes,
+        lines_removed=patched.lines_removed,
+        lines_added=patched.lines_added,
+    )
+    if change.changed and module._diff:
+        result["diff"] = dict(prepared=diff_against(patched, text, current, f"before: {dest}", f"after: {dest}"))
+    if change.changed and not module.check_mode:
+        if module.params["backup"] and change.before is not None:
+            result["backup_file"] = module.backup_local(dest)
+        change.apply()
+    return result
 
 
 def main() -> None:
@@ -267,46 +293,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    src = module.params["src"]
-    dest = module.params["dest"] or src
-    result: dict = dict(changed=False, src=src, dest=dest)
-    try:
-        opts = validate_options(module.params)
-        text = read_manifest(src)
-        patched = patch_manifest(text, opts)
-        if dest == src:
-            current: str | None = text
-        elif os.path.exists(dest):
-            current = read_manifest(dest, "dest")
-        else:
-            if not os.path.isdir(os.path.dirname(os.path.abspath(dest))):
-                raise CalicoManifestError(f"dest={dest!r}: its directory does not exist; create it first")
-            current = None
-        changed = patched.text != current
-        result.update(
-            changed=changed,
-            manifest_type=patched.mode,
-            calico_version=patched.calico_version,
-            changes=patched.changes,
-            lines_removed=patched.lines_removed,
-            lines_added=patched.lines_added,
-        )
-        if changed and module._diff:
-            result["diff"] = dict(prepared=diff_against(patched, text, current, f"before: {dest}", f"after: {dest}"))
-        if changed and not module.check_mode:
-            if module.params["backup"] and current is not None:
-                result["backup_file"] = module.backup_local(dest)
-            handle, tmp = tempfile.mkstemp(prefix=".calico_manifest_patch.", dir=os.path.dirname(os.path.abspath(dest)))
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(patched.text.encode("utf-8"))
-                module.atomic_move(tmp, dest)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-    except CalicoManifestError as exc:
-        module.fail_json(msg=str(exc), **result)
-    module.exit_json(**result)
+    fail_on_error(module, lambda: run(module))
 
 
 if __name__ == "__main__":

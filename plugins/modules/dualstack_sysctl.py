@@ -181,17 +181,11 @@ modules_loaded:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.kernel_modules import (
-    DEFAULT_MODULES_LOAD_FILE,
-    load_modules,
-)
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.node_files import (
-    NodeConfigError,
-    write_atomic,
-)
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import fail_on_error
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.kernel_modules import DEFAULT_MODULES_LOAD_FILE
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.sysctl import (
     DEFAULT_SYSCTL_FILE,
-    apply_live,
+    apply_plan,
     build_plan,
     key_name,
 )
@@ -205,13 +199,8 @@ def run(module: AnsibleModule) -> dict:
     written = [change.path for change in files if change.changed]
     to_load = plan.modules.to_load if plan.modules else []
     if not module.check_mode:
-        if plan.modules:
-            load_modules(plan.modules, lambda argv: module.run_command(
-                [module.get_bin_path(argv[0], required=True)] + argv[1:]))
-        apply_live(plan)
-        for change in files:
-            if change.changed:
-                write_atomic(module, change)
+        apply_plan(plan, lambda argv: module.run_command(
+            [module.get_bin_path(argv[0], required=True)] + argv[1:]))
     action = {"fail": "failed", "warn": "warned", "override": "overridden"}[module.params["conflicts"]]
     for conflict in plan.conflicts:
         if action == "warned":
@@ -248,11 +237,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except NodeConfigError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    module.exit_json(**result)
+    fail_on_error(module, lambda: run(module))
 
 
 if __name__ == "__main__":

@@ -87,24 +87,19 @@ modules_load_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import fail_on_error
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.kernel_modules import (
     DEFAULT_MODULES_LOAD_FILE,
-    load_modules,
+    apply_modules,
     plan_modules,
-)
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.node_files import (
-    NodeConfigError,
-    write_atomic,
 )
 
 
 def run(module: AnsibleModule) -> dict:
     plan = plan_modules(module.params["names"], module.params["modules_load_file"])
     if not module.check_mode:
-        load_modules(plan, lambda argv: module.run_command(
+        apply_modules(plan, lambda argv: module.run_command(
             [module.get_bin_path(argv[0], required=True)] + argv[1:]))
-        if plan.file and plan.file.changed:
-            write_atomic(module, plan.file)
     result = {
         "changed": plan.changed,
         "loaded": plan.to_load,
@@ -125,11 +120,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except NodeConfigError as exc:
-        module.fail_json(msg=str(exc), **exc.details)
-    module.exit_json(**result)
+    fail_on_error(module, lambda: run(module))
 
 
 if __name__ == "__main__":

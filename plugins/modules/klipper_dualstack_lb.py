@@ -242,7 +242,8 @@ diff:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.klipper_lb import KlipperLbError, run
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import fail_on_error
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.klipper_lb import run
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.klipper_lb_client import (
     AUTH_ARG_SPEC,
     connect,
@@ -276,17 +277,18 @@ def main() -> None:
         required_one_of=[("name", "service")],
         supports_check_mode=True,
     )
+    fail_on_error(module, lambda: work(module))
+
+
+def work(module: AnsibleModule) -> dict:
     params = dict(module.params)
-    try:
-        needs_cluster = params["service"] is None or params["apply"] or params["update_status"] \
-            or params["state"] == "absent"
-        api = connect(params) if needs_cluster and params["service"] is None else None
-        result = run(params, api=api, check_mode=module.check_mode)
-    except KlipperLbError as exc:
-        module.fail_json(msg=str(exc))
+    needs_cluster = params["service"] is None or params["apply"] or params["update_status"] \
+        or params["state"] == "absent"
+    api = connect(params) if needs_cluster and params["service"] is None else None
+    result = run(params, api=api, check_mode=module.check_mode)
     if not module._diff:
         result.pop("diff", None)
-    module.exit_json(**result)
+    return result
 
 
 if __name__ == "__main__":

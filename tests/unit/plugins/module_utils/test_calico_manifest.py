@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import calico_manifest as cm
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.calico_manifest import (
-    CalicoManifestError,
+    DualstackError,
     patch_manifest,
     validate_options,
 )
@@ -320,10 +320,10 @@ def test_crlf_bom_and_missing_final_newline_survive():
 
 def test_version_comes_from_the_image_or_from_calico_version():
     mirrored = manifest().replace("docker.io/calico/node:v3.30.7", "registry.example/mirror/calico-node:stable")
-    with pytest.raises(CalicoManifestError, match="give calico_version"):
+    with pytest.raises(DualstackError, match="give calico_version"):
         patch_manifest(mirrored, opts())
     assert patch_manifest(mirrored, opts(calico_version="3.30.7")).calico_version == "v3.30.7"
-    with pytest.raises(CalicoManifestError, match="does not match"):
+    with pytest.raises(DualstackError, match="does not match"):
         patch_manifest(manifest(), opts(calico_version="3.15.1"))
 
 
@@ -337,7 +337,7 @@ def test_version_comes_from_the_image_or_from_calico_version():
 )
 def test_version_rules(version, options, rule):
     text = manifest(version)
-    with pytest.raises(CalicoManifestError, match=rule) as error:
+    with pytest.raises(DualstackError, match=rule) as error:
         patch_manifest(text, opts(**options))
     assert version in str(error.value)
 
@@ -381,7 +381,7 @@ def test_no_ipv6_vxlan_line_is_added_where_the_version_has_none():
     ],
 )
 def test_bad_options_name_the_option_and_the_value(options, words):
-    with pytest.raises(CalicoManifestError) as error:
+    with pytest.raises(DualstackError) as error:
         validate_options(options)
     for word in words:
         assert word in str(error.value)
@@ -403,7 +403,7 @@ def test_bad_options_name_the_option_and_the_value(options, words):
     ],
 )
 def test_manifests_it_cannot_patch_are_refused(text, words):
-    with pytest.raises(CalicoManifestError) as error:
+    with pytest.raises(DualstackError) as error:
         patch_manifest(text, opts())
     for word in words:
         assert word in str(error.value)
@@ -413,20 +413,20 @@ def test_missing_env_list_is_refused():
     text = manifest()
     start = text.index("          env:\n            - name: IP\n")
     end = text.index("          securityContext:")
-    with pytest.raises(CalicoManifestError, match="no env list"):
+    with pytest.raises(DualstackError, match="no env list"):
         patch_manifest(text[:start] + text[end:], opts())
 
 
 def test_flow_style_cni_config_is_refused():
     text = manifest().replace('  cni_network_config: |-\n', '  cni_network_config: "{}"\n  unused: |-\n')
-    with pytest.raises(CalicoManifestError, match="not a block scalar"):
+    with pytest.raises(DualstackError, match="not a block scalar"):
         patch_manifest(text, opts())
 
 
 def test_veth_mtu_missing_only_matters_when_mtu_is_asked():
     text = manifest().replace('  veth_mtu: "1440"\n', "")
     assert patch_manifest(text, opts()).changed
-    with pytest.raises(CalicoManifestError, match="veth_mtu"):
+    with pytest.raises(DualstackError, match="veth_mtu"):
         patch_manifest(text, opts(mtu=1500))
 
 
@@ -529,16 +529,16 @@ def test_operator_mode_updates_an_existing_ipv6_pool():
     ],
 )
 def test_operator_mode_refusals(text, options, words):
-    with pytest.raises(CalicoManifestError) as error:
+    with pytest.raises(DualstackError) as error:
         patch_manifest(text, opts(**options))
     for word in words:
         assert word in str(error.value)
 
 
 def test_manifest_type_forces_the_mode():
-    with pytest.raises(CalicoManifestError, match="no ConfigMap calico-config and DaemonSet calico-node"):
+    with pytest.raises(DualstackError, match="no ConfigMap calico-config and DaemonSet calico-node"):
         patch_manifest(INSTALLATION, opts(manifest_type="manifest"))
-    with pytest.raises(CalicoManifestError, match="exactly one"):
+    with pytest.raises(DualstackError, match="exactly one"):
         patch_manifest(manifest(), opts(manifest_type="operator"))
 
 

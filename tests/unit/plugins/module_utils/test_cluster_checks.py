@@ -77,7 +77,7 @@ class TestParseTable:
         assert cc.parse_table(None) == []
 
     def test_indented_first_line_is_refused(self):
-        with pytest.raises(cc.ClusterCheckError, match="not a table header"):
+        with pytest.raises(cc.DualstackError, match="not a table header"):
             cc.parse_table("   10.0.0.1   x\n")
 
 
@@ -124,7 +124,7 @@ class TestNodeAddresses:
         assert cc.match_nodes(KUBEADM_PLAN, cc.parse_node_addresses(text)) == {"master": "node-a", "worker": "node-b"}
 
     def test_listing_without_internal_ip_column_is_refused(self):
-        with pytest.raises(cc.ClusterCheckError, match="no INTERNAL-IP column"):
+        with pytest.raises(cc.DualstackError, match="no INTERNAL-IP column"):
             cc.parse_node_addresses("NAME   AGE\nmaster 1d\n")
 
 
@@ -241,7 +241,7 @@ class TestRoutes:
         assert cc.check_ipv6_routes("master", fixture("kubeadm_master_ip6_route.txt"), blocks)["status"] == cc.SKIP
 
     def test_unreadable_route_is_refused(self):
-        with pytest.raises(cc.ClusterCheckError, match="does not start with a destination"):
+        with pytest.raises(cc.DualstackError, match="does not start with a destination"):
             cc.parse_ip_routes("Error: ipv6 is disabled\n")
 
 
@@ -270,7 +270,7 @@ class TestIptables:
         assert (rule["source"], rule["destination"]) == ("0.0.0.0/0", "0.0.0.0/0")
 
     def test_rule_before_any_chain_is_refused(self):
-        with pytest.raises(cc.ClusterCheckError, match="before any 'Chain' line"):
+        with pytest.raises(cc.DualstackError, match="before any 'Chain' line"):
             cc.parse_iptables_listing("MASQUERADE  all  ::/0  ::/0\n")
 
 
@@ -304,7 +304,7 @@ class TestPingAndService:
         assert "10.44.0.1 outside the Service CIDRs" in row["detail"]
 
     def test_broken_json_is_refused(self):
-        with pytest.raises(cc.ClusterCheckError, match="not a JSON list"):
+        with pytest.raises(cc.DualstackError, match="not a JSON list"):
             cc.parse_cluster_ips('["10.43.206.211",')
 
     def test_http_answers(self):
@@ -419,10 +419,10 @@ class TestReport:
 
     def test_plan_with_unknown_family_is_refused(self):
         plan = dict(KUBEADM_PLAN, families=["ipv4", "ipx"])
-        with pytest.raises(cc.ClusterCheckError, match="address_plan.families"):
+        with pytest.raises(cc.DualstackError, match="address_plan.families"):
             cc.check_pod_addresses(plan, fixture("kubeadm_pods_custom_columns.txt"))
 
     def test_plan_without_version_is_refused_where_it_is_needed(self):
         plan = dict(KUBEADM_PLAN, kubernetes_version="latest")
-        with pytest.raises(cc.ClusterCheckError, match="kubernetes_version"):
+        with pytest.raises(cc.DualstackError, match="kubernetes_version"):
             cc.verify_report(plan, nodes=DUAL_NODES)

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import k3s_config
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.k3s_config import K3sConfigError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.k3s_config import DualstackError
 
 
 def make_plan(nodes=("server", "agent"), primary="ipv4", article=False):
@@ -52,11 +52,11 @@ class TestVersion:
 
     @pytest.mark.parametrize("bad", ["latest", "v1.31", "stable", ""])
     def test_refuses_unpinned_versions(self, bad):
-        with pytest.raises(K3sConfigError, match="k3s_server_version=.*vMAJOR.MINOR.PATCH"):
+        with pytest.raises(DualstackError, match="k3s_server_version=.*vMAJOR.MINOR.PATCH"):
             k3s_config.parse_version(bad)
 
     def test_refuses_versions_without_dual_stack(self):
-        with pytest.raises(K3sConfigError, match="predates dual-stack.*v1.21.0"):
+        with pytest.raises(DualstackError, match="predates dual-stack.*v1.21.0"):
             k3s_config.parse_version("v1.20.15+k3s1")
 
 
@@ -104,7 +104,7 @@ class TestServerConfig:
         assert any("ServiceLB forwards IPv4 only" in w for w in result["warnings"])
 
     def test_feature_gate_is_refused_where_kubernetes_removed_it(self):
-        with pytest.raises(K3sConfigError, match="IPv6DualStack was removed in Kubernetes 1.25"):
+        with pytest.raises(DualstackError, match="IPv6DualStack was removed in Kubernetes 1.25"):
             k3s_config.server_config(make_plan(), "server", CURRENT,
                                      feature_gates={"IPv6DualStack": True})
 
@@ -115,7 +115,7 @@ class TestServerConfig:
         assert "disable-network-policy" not in config
 
     def test_flannel_is_refused_before_it_carried_ipv6(self):
-        with pytest.raises(K3sConfigError, match="no dual-stack flannel.*k3s_server_cni: calico"):
+        with pytest.raises(DualstackError, match="no dual-stack flannel.*k3s_server_cni: calico"):
             k3s_config.server_config(make_plan(), "server", ARTICLE, cni="flannel")
 
     def test_calico_ipam_only_turns_node_cidrs_off(self):
@@ -125,11 +125,11 @@ class TestServerConfig:
         assert config["kube-controller-manager-arg"] == ["allocate-node-cidrs=false"]
 
     def test_unknown_component_is_named(self):
-        with pytest.raises(K3sConfigError, match="k3s_server_disable has 'traefk'"):
+        with pytest.raises(DualstackError, match="k3s_server_disable has 'traefk'"):
             k3s_config.server_config(make_plan(), "server", CURRENT, disable=["traefk"])
 
     def test_extra_config_may_not_override_the_plan(self):
-        with pytest.raises(K3sConfigError, match="k3s_server_extra_config sets 'cluster-cidr'"):
+        with pytest.raises(DualstackError, match="k3s_server_extra_config sets 'cluster-cidr'"):
             k3s_config.server_config(make_plan(), "server", CURRENT,
                                      extra_config={"cluster-cidr": "10.0.0.0/8"})
 
@@ -142,17 +142,17 @@ class TestServerConfig:
         assert config["node-label"] == ["a=b"]
 
     def test_host_missing_from_the_plan_is_named(self):
-        with pytest.raises(K3sConfigError, match="host 'ghost' is not in address_plan.nodes"):
+        with pytest.raises(DualstackError, match="host 'ghost' is not in address_plan.nodes"):
             k3s_config.server_config(make_plan(), "ghost", CURRENT)
 
     def test_kubeadm_plan_is_refused(self):
         plan = make_plan()
         plan["distribution"] = "kubeadm"
-        with pytest.raises(K3sConfigError, match="address_plan_distribution: k3s"):
+        with pytest.raises(DualstackError, match="address_plan_distribution: k3s"):
             k3s_config.server_config(plan, "server", CURRENT)
 
     def test_missing_plan_says_to_run_the_preflight(self):
-        with pytest.raises(K3sConfigError, match="run dualstack.kubernetes.address_plan"):
+        with pytest.raises(DualstackError, match="run dualstack.kubernetes.address_plan"):
             k3s_config.server_config(None, "server", CURRENT)
 
 
@@ -169,13 +169,13 @@ class TestAgentConfig:
         assert config["server"] == "https://[fd42:1ab:250::51]:6443"
 
     def test_agent_may_not_join_itself(self):
-        with pytest.raises(K3sConfigError, match="is this agent itself"):
+        with pytest.raises(DualstackError, match="is this agent itself"):
             k3s_config.agent_config(make_plan(), "agent", server="agent", version=CURRENT)
 
 
 class TestCapacity:
     def test_article_plan_with_an_agent_is_refused(self):
-        with pytest.raises(K3sConfigError, match=r"holds 1 ipv4 node CIDR.*has 2 nodes"):
+        with pytest.raises(DualstackError, match=r"holds 1 ipv4 node CIDR.*has 2 nodes"):
             k3s_config.check_capacity(make_plan(article=True))
 
     def test_article_plan_on_one_server_passes(self):
@@ -200,11 +200,11 @@ class TestFiles:
 
     @pytest.mark.parametrize("token", ["", None])
     def test_empty_token_is_refused(self, token):
-        with pytest.raises(K3sConfigError, match="k3s_server_token is empty"):
+        with pytest.raises(DualstackError, match="k3s_server_token is empty"):
             k3s_config.env_file(token)
 
     def test_token_with_shell_characters_is_refused_without_echoing_it(self):
-        with pytest.raises(K3sConfigError) as info:
+        with pytest.raises(DualstackError) as info:
             k3s_config.env_file('se cret"$x', "k3s_agent_token")
         assert "k3s_agent_token" in str(info.value)
         assert "se cret" not in str(info.value)
@@ -216,7 +216,7 @@ class TestFiles:
             text, "fd42:1ab:250::51")
 
     def test_kubeconfig_without_server_line_is_refused(self):
-        with pytest.raises(K3sConfigError, match="no 'server: https://...' line"):
+        with pytest.raises(DualstackError, match="no 'server: https://...' line"):
             k3s_config.kubeconfig_for("apiVersion: v1\n", "10.0.0.1")
 
 

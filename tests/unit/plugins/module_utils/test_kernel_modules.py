@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import kernel_modules as km
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.node_files import NodeConfigError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 FILE = km.DEFAULT_MODULES_LOAD_FILE
 
@@ -43,7 +43,7 @@ def test_built_in_modules_are_found_by_what_they_provide_and_need_no_file(builti
 
 
 def test_a_missing_module_without_module_support_fails_naming_it(builtin):
-    with pytest.raises(NodeConfigError, match="no loadable module support .* does not have ip_vs built in"):
+    with pytest.raises(DualstackError, match="no loadable module support .* does not have ip_vs built in"):
         km.plan_modules(["overlay", "ip_vs"], FILE, str(builtin))
 
 
@@ -70,7 +70,7 @@ def test_modular_kernel_loads_missing_modules_and_lists_them(modular):
 
 def test_a_failed_modprobe_is_reported_with_its_error(modular):
     plan = km.plan_modules(["br_netfilter"], FILE, str(modular))
-    with pytest.raises(NodeConfigError, match="modprobe br_netfilter failed .rc 1.: FATAL: not found"):
+    with pytest.raises(DualstackError, match="modprobe br_netfilter failed .rc 1.: FATAL: not found"):
         km.load_modules(plan, lambda argv: (1, "", "FATAL: not found\n"), str(modular))
 
 
@@ -93,11 +93,11 @@ def test_the_file_keeps_other_lines_and_adds_missing_names_once():
     (["../x"], "is not a kernel module name"),
 ])
 def test_bad_names_are_refused(modular, names, message):
-    with pytest.raises(NodeConfigError, match=message):
+    with pytest.raises(DualstackError, match=message):
         km.plan_modules(names, FILE, str(modular))
 
 
 @pytest.mark.parametrize("path", ["/etc/modules", "/etc/modules-load.d/x.txt", "/tmp/x.conf"])
 def test_the_file_must_be_in_modules_load_d(modular, path):
-    with pytest.raises(NodeConfigError, match="modules_load_file: .* directly in /etc/modules-load.d"):
+    with pytest.raises(DualstackError, match="modules_load_file: .* directly in /etc/modules-load.d"):
         km.plan_modules(["overlay"], path, str(modular))

@@ -52,7 +52,7 @@ def test_split_uses_dest_ip_and_dest_ip6_and_the_articles_names():
 
 
 def test_split_without_image_is_refused_naming_the_option():
-    with pytest.raises(lb.KlipperLbError, match="format split needs image"):
+    with pytest.raises(lb.DualstackError, match="format split needs image"):
         lb.build_daemonset(article_service(), fmt="split")
 
 
@@ -106,12 +106,12 @@ def test_udp_ports_get_their_own_container():
 
 def test_split_refuses_one_port_number_with_two_protocols():
     service = article_service(ports=[{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}])
-    with pytest.raises(lb.KlipperLbError, match="use format dest_ips"):
+    with pytest.raises(lb.DualstackError, match="use format dest_ips"):
         lb.build_daemonset(service, fmt="split", image="x")
 
 
 def test_sctp_is_refused():
-    with pytest.raises(lb.KlipperLbError, match="protocol SCTP"):
+    with pytest.raises(lb.DualstackError, match="protocol SCTP"):
         lb.build_daemonset(article_service(ports=[{"port": 3868, "protocol": "SCTP"}]))
 
 
@@ -127,13 +127,13 @@ def test_ipv6_primary_keeps_the_services_order():
 
 
 def test_not_a_load_balancer_is_refused():
-    with pytest.raises(lb.KlipperLbError, match="spec.type ClusterIP.*LoadBalancer"):
+    with pytest.raises(lb.DualstackError, match="spec.type ClusterIP.*LoadBalancer"):
         lb.build_daemonset(article_service(type="ClusterIP"))
 
 
 def test_require_dual_stack_without_ipv6_names_the_missing_family():
     service = article_service(clusterIPs=[V4], ipFamilies=["IPv4"])
-    with pytest.raises(lb.KlipperLbError, match="RequireDualStack but no IPv6 clusterIP"):
+    with pytest.raises(lb.DualstackError, match="RequireDualStack but no IPv6 clusterIP"):
         lb.build_daemonset(service)
 
 
@@ -151,14 +151,14 @@ def test_prefer_dual_stack_takes_what_was_allocated():
 
 
 def test_headless_or_unallocated_service_is_refused():
-    with pytest.raises(lb.KlipperLbError, match="no clusterIPs"):
+    with pytest.raises(lb.DualstackError, match="no clusterIPs"):
         lb.build_daemonset(article_service(clusterIPs=["None"], clusterIP="None"))
-    with pytest.raises(lb.KlipperLbError, match="no clusterIPs"):
+    with pytest.raises(lb.DualstackError, match="no clusterIPs"):
         lb.build_daemonset(article_service(clusterIPs=[], clusterIP=None))
 
 
 def test_bad_address_names_where_it_is():
-    with pytest.raises(lb.KlipperLbError, match=r"spec.clusterIPs\[1\] holds '10.43.0.999'"):
+    with pytest.raises(lb.DualstackError, match=r"spec.clusterIPs\[1\] holds '10.43.0.999'"):
         lb.build_daemonset(article_service(clusterIPs=[V4, "10.43.0.999"]))
 
 
@@ -323,7 +323,7 @@ def test_a_daemonset_not_made_by_the_module_is_left_alone():
     FakeAppsV1Api(cluster).create_namespaced_daemon_set("kube-system", foreign)
     cluster.calls.clear()
     for state in ("present", "absent"):
-        with pytest.raises(lb.KlipperLbError, match="disable k3s servicelb"):
+        with pytest.raises(lb.DualstackError, match="disable k3s servicelb"):
             lb.run(params(state=state), reconciler=rec)
     assert cluster.writes() == []
 
@@ -331,7 +331,7 @@ def test_a_daemonset_not_made_by_the_module_is_left_alone():
 def test_missing_service_fails_clearly():
     cluster = Cluster(services=[])
     api, rec = make(cluster)
-    with pytest.raises(lb.KlipperLbError, match="Service kube-system/traefik was not found"):
+    with pytest.raises(lb.DualstackError, match="Service kube-system/traefik was not found"):
         lb.run(params(), reconciler=rec)
 
 
@@ -382,7 +382,7 @@ def test_wait_gives_up_with_the_rollout_state():
     api = KubernetesApi(FakeCoreV1Api(cluster), FakeAppsV1Api(cluster))
     ticks = iter(range(0, 1000, 5))
     rec = lb.Reconciler(api, sleep=lambda s: None, clock=lambda: next(ticks))
-    with pytest.raises(lb.KlipperLbError, match=r"not ready after wait_timeout=10s \(desired 1, updated 0"):
+    with pytest.raises(lb.DualstackError, match=r"not ready after wait_timeout=10s \(desired 1, updated 0"):
         lb.run(params(wait=True), reconciler=rec)
 
 
@@ -401,7 +401,7 @@ def test_render_from_a_live_service_reads_but_does_not_write():
 
 
 def test_a_service_dict_cannot_be_applied():
-    with pytest.raises(lb.KlipperLbError, match="pass name and namespace instead of service"):
+    with pytest.raises(lb.DualstackError, match="pass name and namespace instead of service"):
         lb.run({"service": article_service(), "apply": True, "state": "present"})
 
 
@@ -417,6 +417,6 @@ def test_api_errors_carry_the_servers_message():
         return FakeAppsV1Api.replace_namespaced_daemon_set(api.apps, name, namespace, body)
 
     api.apps.replace_namespaced_daemon_set = conflicting
-    with pytest.raises(lb.KlipperLbError, match="replacing DaemonSet kube-system/svclb-traefik failed: HTTP 409: "
+    with pytest.raises(lb.DualstackError, match="replacing DaemonSet kube-system/svclb-traefik failed: HTTP 409: "
                                                 "the object has been modified"):
         lb.run(params(), reconciler=rec)

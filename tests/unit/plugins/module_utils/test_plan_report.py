@@ -93,7 +93,7 @@ class TestMarkdown:
     def test_missing_key_is_named(self):
         plan = dict(KUBEADM_PLAN)
         del plan["pod_cidrs"]
-        with pytest.raises(pr.PlanReportError, match="address_plan.pod_cidrs is missing"):
+        with pytest.raises(pr.DualstackError, match="address_plan.pod_cidrs is missing"):
             pr.markdown(plan)
 
 
@@ -116,7 +116,7 @@ class TestExpectedBlocks:
 
     def test_mask_shorter_than_the_pod_cidr_is_refused(self):
         plan = dict(KUBEADM_PLAN, node_mask={"ipv4": 12, "ipv6": 64})
-        with pytest.raises(pr.PlanReportError, match=r"node_mask.ipv4: 12 does not fit the pod CIDR 10.244.0.0/16"):
+        with pytest.raises(pr.DualstackError, match=r"node_mask.ipv4: 12 does not fit the pod CIDR 10.244.0.0/16"):
             pr.expected_node_blocks(plan)
 
 
@@ -206,10 +206,10 @@ class TestWriteFiles:
     def test_dest_that_is_a_file_is_refused(self, tmp_path):
         target = tmp_path / "file"
         target.write_text("x")
-        with pytest.raises(pr.PlanReportError, match="is not a directory"):
+        with pytest.raises(pr.DualstackError, match="is not a directory"):
             pr.write_files(str(target), pr.render(KUBEADM_PLAN))
         assert target.read_text() == "x"
 
     def test_png_without_the_program_names_the_package(self):
-        with pytest.raises(pr.PlanReportError, match="librsvg2-bin"):
+        with pytest.raises(pr.DualstackError, match="librsvg2-bin"):
             pr.svg_to_png(b"<svg/>", program="rsvg-convert-that-is-not-installed")

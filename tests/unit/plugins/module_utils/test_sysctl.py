@@ -10,11 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import sysctl
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.node_files import (
-    FileChange,
-    NodeConfigError,
-    write_atomic,
-)
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 MODULES_LOAD = "/etc/modules-load.d/dualstack-kubernetes.conf"
 # /proc/net/ipv6_route rows: an RA-learned default route on eth1 (RTF_ADDRCONF|RTF_DEFAULT|
@@ -79,19 +75,10 @@ def params(**overrides):
     return result
 
 
-class Mover:
-    """Stands in for AnsibleModule.atomic_move."""
-
-    @staticmethod
-    def atomic_move(src, dest):
-        shutil.move(src, dest)
-
-
 def apply(plan, root):
-    sysctl.apply_live(plan, str(root))
-    for change in [plan.file] + plan.conflict_files:
-        if change.changed:
-            write_atomic(Mover, change, str(root))
+    """A real run below ``root``: the plan's own files and live values (no module to load)."""
+    assert plan.modules is None or not plan.modules.to_load
+    sysctl.apply_plan(plan, lambda argv: pytest.fail("nothing to modprobe: %s" % argv), str(root))
 
 
 # --- keys ---------------------------------------------------------------------------------
@@ -172,7 +159,7 @@ def test_a_vendor_file_our_name_shadows_is_no_conflict(node):
 
 def test_conflicts_fail_names_the_file_and_changes_nothing(node):
     put(node, "/etc/sysctl.d/99-zz.conf", "net.ipv6.conf.all.forwarding = 0\n")
-    with pytest.raises(NodeConfigError) as failure:
+    with pytest.raises(DualstackError) as failure:
         sysctl.build_plan(params(), str(node))
     assert "/etc/sysctl.d/99-zz.conf line 1 sets net.ipv6.conf.all.forwarding = 0" in str(failure.value)
     assert "conflicts=override" in str(failure.value)
@@ -272,11 +259,11 @@ def test_forwarding_options_off_leave_their_keys_alone(node):
 
 
 def test_extra_keys_are_checked(node):
-    with pytest.raises(NodeConfigError, match=r"extra: 'net\.ipv4 ip_forward' is not a sysctl key"):
+    with pytest.raises(DualstackError, match=r"extra: 'net\.ipv4 ip_forward' is not a sysctl key"):
         sysctl.build_plan(params(extra={"net.ipv4 ip_forward": 1}), str(node))
-    with pytest.raises(NodeConfigError, match="contradicts the value 1"):
+    with pytest.raises(DualstackError, match="contradicts the value 1"):
         sysctl.build_plan(params(extra={"net.ipv4.ip_forward": 0}), str(node))
-    with pytest.raises(NodeConfigError, match=r"net\.core\.nope does not exist on this node"):
+    with pytest.raises(DualstackError, match=r"net\.core\.nope does not exist on this node"):
         sysctl.build_plan(params(extra={"net.core.nope": 1}), str(node))
 
 
@@ -286,14 +273,14 @@ def test_extra_keys_are_checked(node):
     ("eth0", "neither 'auto' nor a list"),
 ])
 def test_accept_ra_interfaces_are_checked(node, value, message):
-    with pytest.raises(NodeConfigError, match=message):
+    with pytest.raises(DualstackError, match=message):
         sysctl.build_plan(params(accept_ra_interfaces=value), str(node))
 
 
 @pytest.mark.parametrize("path", ["/etc/sysctl.conf", "/etc/sysctl.d/x.txt", "/run/sysctl.d/x.conf",
                                   "/etc/sysctl.d/sub/x.conf"])
 def test_sysctl_file_must_be_in_etc_sysctl_d(node, path):
-    with pytest.raises(NodeConfigError, match="sysctl_file: .* directly in /etc/sysctl.d"):
+    with pytest.raises(DualstackError, match="sysctl_file: .* directly in /etc/sysctl.d"):
         sysctl.build_plan(params(sysctl_file=path), str(node))
 
 
@@ -306,7 +293,7 @@ def test_ra_routes_are_told_apart_by_their_flags(node):
 def test_disable_ipv6_fails_naming_the_setting_and_the_file(node):
     put(node, "/proc/sys/net/ipv6/conf/all/disable_ipv6", "1\n")
     put(node, "/etc/sysctl.d/10-noipv6.conf", "net.ipv6.conf.all.disable_ipv6 = 1\n")
-    with pytest.raises(NodeConfigError) as failure:
+    with pytest.raises(DualstackError) as failure:
         sysctl.build_plan(params(), str(node))
     message = str(failure.value)
     assert "net.ipv6.conf.all.disable_ipv6 = 1" in message
@@ -317,13 +304,13 @@ def test_disable_ipv6_fails_naming_the_setting_and_the_file(node):
 
 def test_a_kernel_without_ipv6_fails(node):
     shutil.rmtree(str(node / "proc/sys/net/ipv6"))
-    with pytest.raises(NodeConfigError, match="ipv6.disable=1"):
+    with pytest.raises(DualstackError, match="ipv6.disable=1"):
         sysctl.build_plan(params(), str(node))
 
 
 def test_ipv6_off_at_next_boot_fails_too(node):
     put(node, "/etc/sysctl.d/10-noipv6.conf", "net.ipv6.conf.default.disable_ipv6 = 1\n")
-    with pytest.raises(NodeConfigError, match="would be disabled at the next boot"):
+    with pytest.raises(DualstackError, match="would be disabled at the next boot"):
         sysctl.build_plan(params(), str(node))
 
 
@@ -345,13 +332,24 @@ def test_bridge_keys_wait_for_br_netfilter_on_a_modular_kernel(node):
     assert "net.bridge.bridge-nf-call-iptables = (absent)" in plan.diffs()[-1]["before"]
 
 
-def test_write_atomic_replaces_a_symlink_with_a_file(tmp_path):
-    put(tmp_path, "/target.conf", "old\n")
-    os.makedirs(str(tmp_path / "etc"))
-    os.symlink("../target.conf", str(tmp_path / "etc/link.conf"))
-    write_atomic(Mover, FileChange("/etc/link.conf", "old\n", "new\n", 0o600), str(tmp_path))
-    assert not os.path.islink(str(tmp_path / "etc/link.conf"))
-    assert get(tmp_path, "/etc/link.conf") == "new\n"
-    assert get(tmp_path, "/target.conf") == "old\n"
-    assert os.stat(str(tmp_path / "etc/link.conf")).st_mode & 0o777 == 0o600
-    assert [name for name in os.listdir(str(tmp_path / "etc")) if name.startswith(".dualstack-")] == []
+def test_a_failed_write_leaves_live_values_and_the_old_file_as_they_were(node, monkeypatch):
+    """Files are persisted before live values: a write that fails changes nothing live.
+
+    The rename is made to fail as it does over an immutable file (chattr +i: EPERM even
+    for root), which a scratch folder cannot reproduce for real.
+    """
+    put(node, "/etc/sysctl.d/90-dualstack-kubernetes.conf", "# old\n")
+    plan = sysctl.build_plan(params(), str(node))
+    assert plan.live_changes
+    live = {path: sysctl.read_live(path, str(node)) for path in plan.wanted}
+
+    def immutable(src, dst):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "replace", immutable)
+    with pytest.raises(DualstackError, match=r"cannot write /etc/sysctl.d/90-dualstack-kubernetes.conf: "
+                                             r"Operation not permitted; .*chattr -i"):
+        apply(plan, node)
+    assert {path: sysctl.read_live(path, str(node)) for path in plan.wanted} == live
+    assert get(node, "/etc/sysctl.d/90-dualstack-kubernetes.conf") == "# old\n"
+    assert [name for name in os.listdir(str(node / "etc/sysctl.d")) if name.startswith(".")] == []

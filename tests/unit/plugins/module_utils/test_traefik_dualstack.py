@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import traefik_dualstack as td
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 
 @pytest.mark.parametrize("chart, layout", [
@@ -29,12 +30,12 @@ def test_chart_layout_boundaries(chart, layout):
 
 
 def test_traefik_v1_charts_are_refused():
-    with pytest.raises(td.TraefikDualstackError, match="before 9 .*no ipFamilyPolicy"):
+    with pytest.raises(DualstackError, match="before 9 .*no ipFamilyPolicy"):
         td.chart_layout("1.81.0")
 
 
 def test_garbage_version_names_the_variable():
-    with pytest.raises(td.TraefikDualstackError, match="traefik_dualstack_chart_version is 'latest'"):
+    with pytest.raises(DualstackError, match="traefik_dualstack_chart_version is 'latest'"):
         td.chart_layout("latest")
 
 
@@ -86,7 +87,7 @@ def test_servicelb_dual_stack_from_v1_21_7_and_v1_22_3(k3s, capable):
 
 
 def test_k3s_before_dual_stack_is_refused():
-    with pytest.raises(td.TraefikDualstackError, match="dual-stack from v1.21.0"):
+    with pytest.raises(DualstackError, match="dual-stack from v1.21.0"):
         td.servicelb_handles_dual_stack("v1.20.15+k3s1")
 
 
@@ -104,26 +105,26 @@ def test_choose_load_balancer(k3s, requested, chosen):
 
 def test_servicelb_disabled_in_k3s_means_the_user_replaced_it():
     assert td.choose_load_balancer("v1.31.2+k3s1", "auto", servicelb_disabled=True) == "klipper_dualstack_lb"
-    with pytest.raises(td.TraefikDualstackError, match="runs with servicelb disabled"):
+    with pytest.raises(DualstackError, match="runs with servicelb disabled"):
         td.choose_load_balancer("v1.31.2+k3s1", "servicelb", servicelb_disabled=True)
 
 
 def test_servicelb_on_a_single_family_k3s_is_refused():
-    with pytest.raises(td.TraefikDualstackError, match="serves one family only"):
+    with pytest.raises(DualstackError, match="serves one family only"):
         td.choose_load_balancer("v1.21.4+k3s1", "servicelb")
 
 
 def test_unknown_load_balancer_names_the_variable():
-    with pytest.raises(td.TraefikDualstackError, match="traefik_dualstack_load_balancer is 'metallb'"):
+    with pytest.raises(DualstackError, match="traefik_dualstack_load_balancer is 'metallb'"):
         td.choose_load_balancer("v1.31.2+k3s1", "metallb")
 
 
 def test_ip_families_keep_the_primary_first():
     assert td.ip_families(["ipv6", "ipv4"]) == ["IPv6", "IPv4"]
     assert td.ip_families(["ipv4", "ipv6"], "SingleStack") == ["IPv4"]
-    with pytest.raises(td.TraefikDualstackError, match="RequireDualStack but the address plan has only IPv4"):
+    with pytest.raises(DualstackError, match="RequireDualStack but the address plan has only IPv4"):
         td.ip_families(["ipv4"])
-    with pytest.raises(td.TraefikDualstackError, match="traefik_dualstack_ip_family_policy is 'Dual'"):
+    with pytest.raises(DualstackError, match="traefik_dualstack_ip_family_policy is 'Dual'"):
         td.ip_families(["ipv4", "ipv6"], "Dual")
 
 

@@ -83,7 +83,7 @@ def test_dest_gets_the_result_and_src_stays(capsys, src, tmp_path):
 def test_dest_directory_must_exist(capsys, src, tmp_path):
     failed, result = run(capsys, dict(src=str(src), dest=str(tmp_path / "nowhere" / "x.yaml")))
     assert failed
-    assert "directory does not exist" in result["msg"]
+    assert "its folder %s does not exist; create the folder first" % (tmp_path / "nowhere") in result["msg"]
 
 
 def test_backup_keeps_the_original(capsys, src, tmp_path):
