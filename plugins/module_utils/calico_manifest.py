@@ -82,6 +82,8 @@ _ENV_ORDER = (
 _IMAGE_VERSION_RE = re.compile(r"(?:^|/)calico/node:v?(\d+)\.(\d+)\.(\d+)")
 _VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
 _POOL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_FLOW_ALIAS_RE = re.compile(r"[\[{,][ \t]*\*[^\s,\[\]{}]")
+_BLOCK_SCALAR_RE = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?$")
 _KEY_RE = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"{\[][^\n]*?)[ \t]*:(?:[ \t]+|$)""")
 
 
@@ -553,10 +555,54 @@ class _Stream:
 
     @staticmethod
     def find(nodes: list[_Node], key: str) -> _Node | None:
-        for node in nodes:
-            if node.key == key:
-                return node
-        return None
+        """The entry ``key`` of a mapping; a key written twice is refused.
+
+        YAML forbids duplicate keys, and loaders that accept them keep the last one: editing
+        either copy could leave the manifest meaning something other than what was asked.
+        """
+        found = [node for node in nodes if node.key == key]
+        if len(found) > 1:
+            lines = " and ".join(str(node.line + 1) for node in found)
+            raise DualstackError(
+                f"line {found[-1].line + 1}: the key {key} appears {len(found)} times in the same mapping "
+                f"(lines {lines}); YAML loaders keep only the last, so an edit of either is ambiguous: "
+                "remove the duplicate and run again")
+        return found[0] if found else None
+
+    def aliases(self, doc: _Document) -> list[int]:
+        """Lines of ``doc`` holding an alias (``*name``) or a merge key (``<<``).
+
+        Block scalar content is skipped: it is text, not YAML structure.
+        """
+        found = []
+        block_indent: int | None = None
+        for i in range(doc.start, doc.end):
+            text = self.body(i)
+            indent = self._significant(text)
+            if block_indent is not None:
+                if indent < 0 or indent > block_indent:
+                    continue
+                block_indent = None
+            if indent < 0:
+                continue
+            pos = indent
+            while text.startswith("-", pos) and (pos + 1 == len(text) or text[pos + 1] in " \t"):
+                pos += 1
+                while pos < len(text) and text[pos] in " \t":
+                    pos += 1
+            match = _KEY_RE.match(text, pos)
+            if match:
+                if match.group(1) == "<<" or match.group(1).startswith("*"):
+                    found.append(i)
+                    continue
+                pos = match.end()
+            rest = text[pos:]
+            rest = rest[re.match(r"(?:[&!]\S*[ \t]+)*", rest).end():]
+            if rest.startswith("*") or (rest[:1] in ("[", "{") and _FLOW_ALIAS_RE.search(rest)):
+                found.append(i)
+            elif _BLOCK_SCALAR_RE.match(rest):
+                block_indent = indent
+        return found
 
     def scalar(self, node: _Node) -> _Scalar:
         """The scalar value of an entry, with the span it occupies."""
@@ -779,6 +825,11 @@ class _JsonScan:
                 if kind != "s":
                     raise DualstackError("cni_network_config: expected a quoted key at offset %d" % kstart)
                 key = json.loads(self.text[kstart:kend])
+                if any(name == key for name, _kpos, _value in node.members):
+                    # Go's encoding/json (the CNI plugin) keeps the last; an edit of either is ambiguous.
+                    raise DualstackError(
+                        "cni_network_config: the key %s appears twice in the same object; remove the "
+                        "duplicate and run again" % json.dumps(key))
                 if self._token()[0] != ":":
                     raise DualstackError("cni_network_config: expected ':' after key %s" % key)
                 node.members.append((key, kstart, self.value()))
@@ -885,12 +936,36 @@ class _Patcher:
             raise DualstackError(f"line {node.line + 1}: {note}: the value is not a plain or quoted scalar")
         if scalar.value == value:
             return
+        self._untagged(node, scalar, note)
         style = scalar.style
         self.edits.replace_scalar(scalar, render_string(value, style), f"{note}: {scalar.value!r} -> {value!r}")
+
+    def _untagged(self, node: _Node, scalar: _Scalar, note: str) -> None:
+        props = self.s.body(node.line)[node.vcol:scalar.start] if node.vcol is not None else ""
+        if "!" in props:
+            raise DualstackError(
+                f"line {node.line + 1}: {note}: the value carries a YAML tag ({props.strip()}), which would "
+                "give the new value its type too: remove the tag and run again")
+
+    def no_aliases(self, doc: _Document, where: str) -> None:
+        """Refuse a document that shares values through anchors and aliases.
+
+        An edit in place of an anchored value changes every alias of it too, and a value
+        reached through an alias or a merge key is not where this editor looks: either way the
+        loaded manifest would differ from what was asked.
+        """
+        lines = self.s.aliases(doc)
+        if lines:
+            shown = ", ".join(str(i + 1) for i in lines[:5]) + (" ..." if len(lines) > 5 else "")
+            raise DualstackError(
+                f"{where} uses YAML aliases or merge keys (*name, <<) at line {shown}; an edit could change "
+                "other values or miss the one that counts: write the values out in full and run again")
 
     # -- manifest mode
 
     def manifest(self, config: _Document, node_ds: _Document) -> tuple[int, int, int] | None:
+        self.no_aliases(config, "ConfigMap calico-config")
+        self.no_aliases(node_ds, "DaemonSet calico-node")
         container = self._calico_node_container(node_ds)
         version = self._version(container, node_ds)
         check_version(self.opts, version, "the manifest")
@@ -1041,6 +1116,12 @@ class _Patcher:
         anchor: _Node | None = None
         for item in items:
             fields = s.children(item, ds.end)
+            if not fields or fields[0].key is None:
+                # A flow item ({name: X, value: Y}) would be skipped and X added a second time.
+                raise DualstackError(
+                    f"line {item.line + 1}: a calico-node env item is not a block mapping (written as "
+                    f"{s.body(item.line).strip()[:60]!r}); write each env item as name:/value: lines and run again"
+                )
             name = s.find(fields, "name")
             if name is None:
                 continue
@@ -1115,6 +1196,7 @@ class _Patcher:
         check_version(o, version, "calico_version")
         s = self.s
         where = f"Installation {inst.name}"
+        self.no_aliases(inst, where)
         spec = self._path(inst.root, inst.end, ("spec",), where)
         net_node = s.find(spec, "calicoNetwork")
         if net_node is None:
@@ -1183,6 +1265,7 @@ class _Patcher:
             scalar = s.scalar(node)
             if scalar.value == value:
                 return
+            self._untagged(node, scalar, note)
             rendered = value if re.fullmatch(r"\d+", value) else render_string(value, "plain")
             self.edits.replace_scalar(scalar, rendered, f"{note}: {scalar.value!r} -> {value!r}")
             return

@@ -138,3 +138,19 @@ def test_operator_mode(capsys, tmp_path):
     assert "nodeAddressAutodetectionV6:\n      firstFound: true\n" in path.read_text()
     failed, again = run(capsys, args)
     assert not again["changed"]
+
+
+@pytest.mark.parametrize("old, new, words", [
+    ('  veth_mtu: "1440"\n', '  veth_mtu: "1440"\n  veth_mtu: "1440"\n', "the key veth_mtu appears 2 times"),
+    ('            - name: FELIX_HEALTHENABLED\n              value: "true"\n',
+     '            - {name: FELIX_HEALTHENABLED, value: "true"}\n', "is not a block mapping"),
+])
+def test_a_manifest_whose_meaning_an_edit_cannot_control_is_refused_and_left_alone(capsys, src, old, new, words):
+    text = src.read_text()
+    assert old in text
+    src.write_text(text.replace(old, new, 1))
+    before = src.read_bytes()
+    failed, result = run(capsys, dict(src=str(src), **ARTICLE), diff=True)
+    assert failed and words in result["msg"]
+    assert src.read_bytes() == before
+    assert sorted(p.name for p in src.parent.iterdir()) == ["calico.yaml"]
