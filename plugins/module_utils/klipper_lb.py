@@ -15,9 +15,10 @@ import copy
 import hashlib
 import ipaddress
 import json
+import re
 import time
 from typing import Any, Callable, Optional
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem
 
 
 # k3s-io/klipper-lb v0.4.13: DEST_IPS with both families (v0.3.2+), SRC_RANGES
@@ -35,6 +36,20 @@ SPEC_HASH_ANNOTATION = "dualstack.kubernetes/svclb-spec-sha256"
 # Without loadBalancerSourceRanges every client may connect, in each family the
 # Service has; klipper-lb drops traffic of a family no range covers.
 OPEN_RANGES = {"IPv4": "0.0.0.0/0", "IPv6": "::/0"}
+
+# The API server's name rules (k8s.io/apimachinery/pkg/util/validation/validation.go):
+# a Service name is a DNS-1035 label, a namespace a DNS-1123 label (63 characters each), a
+# DaemonSet name a DNS-1123 subdomain (253; pkg/apis/apps/validation ValidateDaemonSetName),
+# a label value at most 63 characters of [A-Za-z0-9-_.] starting and ending alphanumeric.
+# The DaemonSet's pods need no limit of their own: their names come from generateName,
+# which cuts the base to 58 characters (k8s.io/apiserver/pkg/storage/names/generate.go).
+LABEL_MAX = 63
+SUBDOMAIN_MAX = 253
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DIGITS = re.compile(r"^[0-9]+$")
 
 TOLERATIONS = [
     {"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"},
@@ -60,6 +75,52 @@ def _service_ref(service: dict) -> str:
     return "%s/%s" % (meta.get("namespace") or "default", meta.get("name") or "?")
 
 
+def check_name(value: Any, where: str, kind: str) -> str:
+    """``value`` if the API server takes it as a ``kind`` name, else a refusal naming the rule."""
+    rules = {
+        "service": (_DNS1035_LABEL, LABEL_MAX, "a DNS-1035 label: lower-case letters, digits and '-', "
+                                               "starting with a letter"),
+        "namespace": (_DNS1123_LABEL, LABEL_MAX, "a DNS-1123 label: lower-case letters, digits and '-'"),
+        "daemonset": (_DNS1123_SUBDOMAIN, SUBDOMAIN_MAX, "a DNS-1123 subdomain: lower-case letters, "
+                                                         "digits, '-' and '.'"),
+    }
+    pattern, limit, rule = rules[kind]
+    if not isinstance(value, str) or not pattern.match(value) or len(value) > limit:
+        raise DualstackError(Problem(
+            where, value, "is not a valid %s name (%s, at most %d characters, starting and ending with a "
+            "letter or digit)" % (kind if kind != "daemonset" else "DaemonSet", rule, limit),
+            "Use the name the object has in the cluster."))
+    return value
+
+
+def check_node_selector(node_selector: dict) -> dict:
+    """A nodeSelector the API server takes: string keys and label values (no true turned into "True")."""
+    for key, value in node_selector.items():
+        name = str(key).rpartition("/")[2]
+        if not isinstance(key, str) or not name or len(name) > LABEL_MAX or not _LABEL_VALUE.match(name):
+            raise DualstackError(Problem("node_selector", key, "is not a label key (at most %d characters of "
+                                         "letters, digits, '-', '_' and '.', after an optional prefix/)" % LABEL_MAX,
+                                         "Use a node label's key, e.g. kubernetes.io/os."))
+        if not isinstance(value, str) or len(value) > LABEL_MAX or not _LABEL_VALUE.match(value):
+            raise DualstackError(Problem("node_selector.%s" % key, value, "is not a label value (a string of at most "
+                                         "%d letters, digits, '-', '_' and '.')" % LABEL_MAX,
+                                         "Quote it as a string, e.g. \"true\"."))
+    return dict(node_selector)
+
+
+def app_label(ds_name: str) -> str:
+    """The ``app`` label of the DaemonSet and its pods: its name while that fits a label value.
+
+    A longer name (a DaemonSet name may have 253 characters, a label value 63) is cut and
+    ends in a digest of the whole name, so that two long names still get different labels.
+    """
+    if len(ds_name) <= LABEL_MAX:
+        return ds_name
+    digest = hashlib.sha256(ds_name.encode("utf-8")).hexdigest()[:10]
+    head = ds_name[:LABEL_MAX - len(digest) - 1].rstrip("-.")
+    return "%s-%s" % (head, digest)
+
+
 def service_destinations(service: dict) -> dict:
     """The Service's clusterIPs keyed by family ("IPv4"/"IPv6"), in the Service's order.
 
@@ -83,6 +144,11 @@ def service_destinations(service: dict) -> dict:
             "Service %s has spec.ipFamilyPolicy %r; it must be one of %s" % (ref, policy, ", ".join(FAMILY_POLICIES))
         )
     cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+    if not isinstance(cluster_ips, list):
+        # A string would be read character by character.
+        raise DualstackError(Problem(
+            "Service %s spec.clusterIPs" % ref, cluster_ips, "is not a list",
+            "Write it as a list, one address per family, e.g. [10.43.0.10, fd00:43::10]."))
     if not cluster_ips or any(str(ip) == "None" for ip in cluster_ips):
         raise DualstackError(
             "Service %s has no clusterIPs (spec.clusterIPs %r); a LoadBalancer Service needs them "
@@ -122,13 +188,22 @@ def service_ports(service: dict, fmt: str) -> list:
     seen_names: dict = {}
     for index, entry in enumerate(ports):
         where = "Service %s spec.ports[%d]" % (ref, index)
-        try:
-            port = int(entry["port"])
-        except (KeyError, TypeError, ValueError):
-            raise DualstackError("%s has no numeric port (%r)" % (where, entry)) from None
+        if not isinstance(entry, dict):
+            raise DualstackError(Problem(where, entry, "is not a port mapping", "Give port and protocol, "
+                                                                                "e.g. {port: 80, protocol: TCP}."))
+        raw = entry.get("port")
+        # The API's port is an int32: 80.9 or true is a mistake to report, not to round.
+        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and _DIGITS.match(raw))):
+            raise DualstackError(Problem(where + ".port", raw, "is not a whole number",
+                                         "Give the port as a number from 1 to 65535."))
+        port = int(raw)
         if not 1 <= port <= 65535:
-            raise DualstackError("%s has port %d; ports are 1-65535" % (where, port))
-        protocol = str(entry.get("protocol") or "TCP").upper()
+            raise DualstackError(Problem(where + ".port", port, "is outside 1-65535",
+                                         "Give the port as a number from 1 to 65535."))
+        protocol = entry.get("protocol") or "TCP"
+        if not isinstance(protocol, str):
+            raise DualstackError(Problem(where + ".protocol", protocol, "is not a protocol name", "Use TCP or UDP."))
+        protocol = protocol.upper()
         if protocol not in PROTOCOLS:
             raise DualstackError(
                 "%s has protocol %s; klipper-lb forwards TCP and UDP only: move that port to a "
@@ -155,10 +230,26 @@ def container_name(port: int, protocol: str, fmt: str) -> str:
 
 def source_ranges(service: dict, families: list) -> str:
     """SRC_RANGES for klipper-lb: the Service's loadBalancerSourceRanges, or everything."""
+    where = "Service %s spec.loadBalancerSourceRanges" % _service_ref(service)
     ranges = (service.get("spec") or {}).get("loadBalancerSourceRanges") or []
-    if ranges:
-        return " ".join(str(item).strip() for item in ranges)
-    return " ".join(OPEN_RANGES[family] for family in families)
+    if not isinstance(ranges, list):
+        raise DualstackError(Problem(where, ranges, "is not a list",
+                                     "Write it as a list of CIDRs, e.g. [192.0.2.0/24, 2001:db8::/64]."))
+    if not ranges:
+        return " ".join(OPEN_RANGES[family] for family in families)
+    checked = []
+    for index, item in enumerate(ranges):
+        try:
+            # strict=False: the API server's net.ParseCIDR takes host bits too; iptables
+            # matches on the network either way.
+            network = ipaddress.ip_network(item.strip(), strict=False) if isinstance(item, str) else None
+        except ValueError:
+            network = None
+        if network is None or "/" not in item:
+            raise DualstackError(Problem("%s[%d]" % (where, index), item, "is not a CIDR",
+                                         "Write each entry as address/prefix, e.g. 192.0.2.0/24 or 2001:db8::/64."))
+        checked.append(str(network))
+    return " ".join(checked)
 
 
 def _container_env(port: int, protocol: str, destinations: dict, fmt: str, ranges: str) -> list:
@@ -210,6 +301,9 @@ def build_daemonset(
     meta = service.get("metadata") or {}
     if not meta.get("name"):
         raise DualstackError("service has no metadata.name; pass the whole Service object")
+    check_name(meta["name"], "service metadata.name", "service")
+    if meta.get("namespace") is not None:
+        check_name(meta["namespace"], "service metadata.namespace", "namespace")
     if fmt == "split" and not image:
         raise DualstackError(
             "format split needs image: only forks of klipper-lb (such as the article's "
@@ -219,8 +313,8 @@ def build_daemonset(
     destinations = service_destinations(service)
     ports = service_ports(service, fmt)
     namespace = meta.get("namespace") or "default"
-    ds_name = name or default_daemonset_name(service)
-    app_label = ds_name
+    ds_name = check_name(name or default_daemonset_name(service), "daemonset_name", "daemonset")
+    label = app_label(ds_name)
     ranges = source_ranges(service, list(destinations))
     containers = []
     for port, protocol in ports:
@@ -247,11 +341,11 @@ def build_daemonset(
         # The pod's own network namespace must forward IPv6 for ip6tables DNAT to work.
         pod_spec["securityContext"] = {"sysctls": [{"name": IPV6_FORWARDING_SYSCTL, "value": "1"}]}
     if node_selector:
-        pod_spec["nodeSelector"] = {str(k): str(v) for k, v in node_selector.items()}
+        pod_spec["nodeSelector"] = check_node_selector(node_selector)
     metadata: dict = {
         "name": ds_name,
         "namespace": namespace,
-        "labels": {"app": app_label, MANAGED_BY_LABEL: MANAGED_BY},
+        "labels": {"app": label, MANAGED_BY_LABEL: MANAGED_BY},
     }
     if meta.get("uid"):
         # Same namespace as the Service, so the garbage collector removes the
@@ -267,8 +361,8 @@ def build_daemonset(
         "kind": "DaemonSet",
         "metadata": metadata,
         "spec": {
-            "selector": {"matchLabels": {"app": app_label}},
-            "template": {"metadata": {"labels": {"app": app_label}}, "spec": pod_spec},
+            "selector": {"matchLabels": {"app": label}},
+            "template": {"metadata": {"labels": {"app": label}}, "spec": pod_spec},
             "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
         },
     }
@@ -465,6 +559,11 @@ def run(params: dict, api: Any = None, check_mode: bool = False, reconciler: Opt
             "service (a dict) renders without a cluster; apply, state=absent and update_status work on "
             "the live Service: pass name and namespace instead of service"
         )
+    if params.get("service") is None:
+        check_name(params.get("name"), "name", "service")
+        check_name(params.get("namespace") or "default", "namespace", "namespace")
+    if params.get("daemonset_name") is not None:
+        check_name(params["daemonset_name"], "daemonset_name", "daemonset")
     if live_path or params.get("service") is None:
         if api is None and reconciler is None:
             raise DualstackError("reading the Service from the cluster needs the kubernetes client")
