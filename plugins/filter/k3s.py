@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import k3s_config
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
@@ -20,8 +20,12 @@ def k3s_node_config(plan: Any, node: str, role: str = "server", **options: Any) 
     raise DualstackError("role=%r is neither 'server' nor 'agent'" % (role,))
 
 
-def k3s_config_yaml(config: Any, owner: str = "dualstack.kubernetes") -> str:
-    return k3s_config.config_yaml(config, owner)
+def k3s_config_yaml(config: Any, owner: str = "dualstack.kubernetes", secrets: Any = None) -> str:
+    return k3s_config.config_yaml(config, owner, secrets)
+
+
+def k3s_secret_keys(extra_config: Any) -> List[str]:
+    return k3s_config.secret_keys(extra_config)
 
 
 def k3s_env_file(token: Any, option: str = "k3s_server_token") -> str:
@@ -57,4 +61,4 @@ def k3s_release_tag(version: Any, option: str = "k3s_server_version") -> str:
 class FilterModule:
     def filters(self) -> Dict[str, Callable[..., Any]]:
         return filter_table(k3s_node_config, k3s_config_yaml, k3s_env_file, k3s_token_error, k3s_kubeconfig,
-                            k3s_upgrade_plans, k3s_check_capacity, k3s_release_tag)
+                            k3s_upgrade_plans, k3s_check_capacity, k3s_release_tag, k3s_secret_keys)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem
 
 
 # Oldest release with dual-stack at all (experimental until v1.23.7+k3s1).
@@ -42,6 +42,17 @@ MANAGED_KEYS = frozenset((
     "agent-token", "write-kubeconfig-mode", "tls-san",
 ))
 TOKEN_RE = re.compile(r"^[A-Za-z0-9._:+/=@%-]+$")
+# config.yaml keys whose values are credentials (k3s-io/k3s pkg/cli/cmds server.go and
+# agent.go, as listed in the shared k3s flag table): the join tokens, the datastore URL
+# (it carries the database password), the etcd S3 keys and the VPN auth string; and any
+# key whose name says it holds one. Such a value never goes into a fact, a diff or a log.
+SECRET_KEYS = frozenset((
+    "token", "agent-token", "cluster-secret", "datastore-endpoint", "etcd-s3-access-key",
+    "etcd-s3-secret-key", "etcd-s3-session-token", "vpn-auth",
+))
+SECRET_NAME_RE = re.compile(r"token|secret|passw|key|auth|credential", re.I)
+# What stands in a config dict for a secret value until config_yaml writes the file.
+_SECRET_REF_RE = re.compile(r"^\(secret: ([A-Za-z0-9_]+)\.([^\[\]\s]+?)(?:\[(\d+)\])?\)$")
 VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+]k3s(\d+))?$")
 
 
@@ -172,7 +183,34 @@ def _feature_gate_args(version: K3sVersion, gates: Mapping[str, Any]) -> List[st
     return ["feature-gates=" + ",".join(pairs)]
 
 
+def is_secret_key(key: Any) -> bool:
+    """Whether a config.yaml key (or a component argument's name) holds a credential."""
+    name = str(key).lstrip("-")
+    return name in SECRET_KEYS or bool(SECRET_NAME_RE.search(name))
+
+
+def _secret_item(item: Any) -> bool:
+    # A component argument "oidc-client-secret=..." carries its secret after the '='.
+    return is_secret_key(str(item).partition("=")[0])
+
+
+def secret_keys(extra: Any) -> List[str]:
+    """The keys of an extra config whose values are secret (for no_log and file modes)."""
+    if not isinstance(extra, Mapping):
+        return []
+    found = []
+    for key, value in extra.items():
+        items = value if isinstance(value, list) else [value]
+        if is_secret_key(key) or (key in COMPONENT_ARG_KEYS and any(_secret_item(item) for item in items)):
+            found.append(str(key))
+    return sorted(found)
+
+
 def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], option: str) -> None:
+    """Add the extra keys; a secret value is put in as a reference that config_yaml resolves."""
+    if extra is not None and not isinstance(extra, Mapping):
+        raise DualstackError("%s is a %s, not a mapping of config.yaml keys to values: write it as "
+                             "{key: value}" % (option, type(extra).__name__))
     for key, value in (extra or {}).items():
         if key in MANAGED_KEYS:
             raise DualstackError(
@@ -181,9 +219,39 @@ def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], opt
         if key in COMPONENT_ARG_KEYS:
             items = value if isinstance(value, list) else [value]
             config.setdefault(key, [])
-            config[key] = list(config[key]) + [str(item) for item in items]
+            config[key] = list(config[key]) + [
+                "(secret: %s.%s[%d])" % (option, key, index) if _secret_item(item) else str(item)
+                for index, item in enumerate(items)]
+        elif is_secret_key(key):
+            _scalar(value, "%s.%s" % (option, key), secret=True)
+            config[key] = "(secret: %s.%s)" % (option, key)
         else:
             config[key] = value
+
+
+def has_secrets(config: Mapping[str, Any]) -> bool:
+    """Whether a config dict holds references to secret values."""
+    for value in config.values():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, str) and _SECRET_REF_RE.match(item):
+                return True
+    return False
+
+
+def _resolve(value: Any, secrets: Optional[Mapping[str, Any]]) -> Any:
+    match = _SECRET_REF_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        return value
+    option, key, index = match.group(1), match.group(2), match.group(3)
+    if secrets is None or key not in secrets:
+        raise DualstackError(
+            "the config refers to the secret %s.%s but it was not given: pass %s as secrets= to "
+            "k3s_config_yaml" % (option, key, option))
+    found = secrets[key]
+    if index is None:
+        return found
+    items = found if isinstance(found, list) else [found]
+    return str(items[int(index)])
 
 
 def server_config(plan: Mapping[str, Any], node: str, version: Any,
@@ -267,7 +335,7 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
     config["tls-san"] = addresses
     config["write-kubeconfig-mode"] = "0600"
     _merge_extra(config, extra_config, "k3s_server_extra_config")
-    return {"config": config, "warnings": warnings}
+    return {"config": config, "warnings": warnings, "secret": has_secrets(config)}
 
 
 def agent_config(plan: Mapping[str, Any], node: str, server: str, version: Any,
@@ -291,32 +359,39 @@ def agent_config(plan: Mapping[str, Any], node: str, server: str, version: Any,
         config["kubelet-arg"] = list(gate_args)
         config["kube-proxy-arg"] = list(gate_args)
     _merge_extra(config, extra_config, "k3s_agent_extra_config")
-    return {"config": config, "warnings": []}
+    return {"config": config, "warnings": [], "secret": has_secrets(config)}
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, key: str = "", secret: bool = False) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     if isinstance(value, (list, tuple, dict)) or value is None:
-        raise DualstackError("config value %r is not a scalar: give a string, number or boolean"
-                             % (value,))
+        raise DualstackError(Problem(key or "config value", value, "is not a scalar",
+                                     "Give a string, number or boolean.", secret=secret))
     # A JSON string is a YAML double-quoted scalar, so every value reads back unchanged.
     return json.dumps(str(value))
 
 
-def config_yaml(config: Mapping[str, Any], owner: str = "dualstack.kubernetes") -> str:
-    """config.yaml text: one key per line, lists in block style, strings double-quoted."""
+def config_yaml(config: Mapping[str, Any], owner: str = "dualstack.kubernetes",
+                secrets: Optional[Mapping[str, Any]] = None) -> str:
+    """config.yaml text: one key per line, lists in block style, strings double-quoted.
+
+    Secret values stand in ``config`` as references; ``secrets`` (the extra config they came
+    from) gives their values, here and nowhere earlier, so that only the file holds them.
+    """
     lines = ["# Managed by %s; local edits are overwritten." % owner]
     for key, value in config.items():
+        secret = is_secret_key(key)
         if isinstance(value, (list, tuple)):
             if not value:
                 continue
             lines.append("%s:" % key)
-            lines.extend("  - %s" % _scalar(item) for item in value)
+            lines.extend("  - %s" % _scalar(_resolve(item, secrets), key, secret or _secret_item(item))
+                         for item in value)
         else:
-            lines.append("%s: %s" % (key, _scalar(value)))
+            lines.append("%s: %s" % (key, _scalar(_resolve(value, secrets), key, secret)))
     return "\n".join(lines) + "\n"
 
 

@@ -47,6 +47,13 @@ def test_text_filters():
     assert "https://[fd00::1]:6443" in FILTERS["k3s_kubeconfig"]("    server: https://127.0.0.1:6443\n", "fd00::1")
 
 
+def test_secret_values_are_written_only_from_the_extra_config():
+    extra = {"etcd-s3-secret-key": "s3cr3t", "node-label": ["a=b"]}
+    assert FILTERS["k3s_secret_keys"](extra) == ["etcd-s3-secret-key"]
+    config = {"etcd-s3-secret-key": "(secret: k3s_server_extra_config.etcd-s3-secret-key)"}
+    assert FILTERS["k3s_config_yaml"](config, secrets=extra).endswith('etcd-s3-secret-key: "s3cr3t"\n')
+
+
 def test_token_error_names_the_option_and_hides_the_token():
     assert FILTERS["k3s_token_error"]("good-token") == ""
     message = FILTERS["k3s_token_error"]("bad token", "k3s_agent_token")

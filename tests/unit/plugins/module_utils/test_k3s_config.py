@@ -220,6 +220,60 @@ class TestFiles:
             k3s_config.kubeconfig_for("apiVersion: v1\n", "10.0.0.1")
 
 
+PLANTED = "Pl4ntedSecretValue7f3a9c"
+SECRET_EXTRA = {
+    "datastore-endpoint": "postgres://k3s:%s@db:5432/k3s" % PLANTED,
+    "etcd-s3-secret-key": PLANTED,
+    "kube-apiserver-arg": ["audit-log-maxage=7", "oidc-client-secret=%s" % PLANTED],
+    "node-label": ["a=b"],
+}
+
+
+class TestSecrets:
+    def test_secret_keys_by_list_and_by_name(self):
+        assert k3s_config.secret_keys(SECRET_EXTRA) == ["datastore-endpoint", "etcd-s3-secret-key",
+                                                        "kube-apiserver-arg"]
+        assert k3s_config.secret_keys({"my-password-file": "/x", "node-label": ["a=b"]}) == ["my-password-file"]
+        assert k3s_config.secret_keys({"node-label": ["a=b"], "kubelet-arg": ["max-pods=50"]}) == []
+        assert k3s_config.secret_keys(None) == []
+
+    def test_the_derived_config_holds_references_and_the_file_the_values(self):
+        yaml = pytest.importorskip("yaml")
+        derived = k3s_config.server_config(make_plan(), "server", CURRENT, extra_config=SECRET_EXTRA)
+        assert derived["secret"] is True
+        assert PLANTED not in json.dumps(derived), "a fact never holds the secret"
+        assert derived["config"]["etcd-s3-secret-key"] == "(secret: k3s_server_extra_config.etcd-s3-secret-key)"
+        text = k3s_config.config_yaml(derived["config"], secrets=SECRET_EXTRA)
+        read = yaml.safe_load(text)
+        assert read["datastore-endpoint"] == SECRET_EXTRA["datastore-endpoint"]
+        assert read["etcd-s3-secret-key"] == PLANTED
+        assert read["kube-apiserver-arg"] == ["audit-log-maxage=7", "oidc-client-secret=%s" % PLANTED]
+        assert read["node-label"] == ["a=b"]
+
+    def test_without_secrets_nothing_changes(self):
+        derived = k3s_config.agent_config(make_plan(), "agent", server="server", version=CURRENT,
+                                          extra_config={"node-label": ["a=b"]})
+        assert derived["secret"] is False
+        assert derived["config"]["node-label"] == ["a=b"]
+
+    def test_a_reference_without_its_secret_is_refused_without_a_value(self):
+        derived = k3s_config.server_config(make_plan(), "server", CURRENT, extra_config=SECRET_EXTRA)
+        with pytest.raises(DualstackError, match="refers to the secret k3s_server_extra_config.datastore-endpoint"):
+            k3s_config.config_yaml(derived["config"])
+
+    def test_a_secret_that_is_not_a_scalar_is_refused_without_showing_it(self):
+        with pytest.raises(DualstackError) as caught:
+            k3s_config.server_config(make_plan(), "server", CURRENT,
+                                     extra_config={"etcd-s3-access-key": [PLANTED]})
+        assert PLANTED not in str(caught.value)
+        assert str(caught.value).startswith("k3s_server_extra_config.etcd-s3-access-key: (secret, not shown) "
+                                            "is not a scalar")
+
+    def test_an_extra_config_that_is_not_a_mapping_is_refused(self):
+        with pytest.raises(DualstackError, match="k3s_agent_extra_config is a list, not a mapping"):
+            k3s_config.agent_config(make_plan(), "agent", server="server", version=CURRENT, extra_config=["x"])
+
+
 class TestUpgradePlans:
     def test_server_plan_first_then_agents_wait_for_it(self):
         server, agent = k3s_config.upgrade_plans("1.31.3+k3s1")
