@@ -121,7 +121,7 @@ def parse_node_addresses(text: t.Optional[str]) -> t.Dict[str, t.List[str]]:
     rows = parse_table(text, "node listing")
     if rows and "INTERNAL-IP" not in {k.upper() for k in rows[0]}:
         raise DualstackError("node listing: no INTERNAL-IP column in %r; list the nodes with -o wide or "
-                                "custom-columns NAME and INTERNAL-IP" % sorted(rows[0]))
+                             "custom-columns NAME and INTERNAL-IP" % sorted(rows[0]))
     return {_column(row, "NAME"): split_addresses(_column(row, "INTERNAL-IP")) for row in rows}
 
 
@@ -179,7 +179,7 @@ def parse_ip_routes(text: t.Optional[str]) -> t.List[t.Dict[str, str]]:
         if dst != "default":
             if not address_family(dst):
                 raise DualstackError("route listing: %r does not start with a destination; pass the output of "
-                                        "`ip -6 route show`" % line)
+                                     "`ip -6 route show`" % line)
             dst = str(_network(dst))
         fields = {"type": kind, "dst": dst, "via": "", "dev": "", "proto": ""}
         for key in ("via", "dev", "proto"):
@@ -206,7 +206,7 @@ def parse_iptables_listing(text: t.Optional[str]) -> t.Dict[str, t.List[t.Dict[s
             continue
         if current is None:
             raise DualstackError("iptables listing: rule %r comes before any 'Chain' line; pass the output of "
-                                    "`ip6tables -L -n -t nat`" % line)
+                                 "`ip6tables -L -n -t nat`" % line)
         rest = words[2:]
         # IPv4 listings print an "opt" column ("--"); ip6tables leaves it blank.
         if rest and (rest[0] == "--" or rest[0] in ("-f", "!f")):
@@ -253,7 +253,7 @@ def parse_cluster_ips(text: t.Optional[str]) -> t.List[str]:
             values = json.loads(body)
         except ValueError as exc:
             raise DualstackError("clusterIPs: %r is not a JSON list (%s); pass the output of "
-                                    "-o jsonpath={.spec.clusterIPs}" % (body, exc))
+                                 "-o jsonpath={.spec.clusterIPs}" % (body, exc))
         return [str(value) for value in values]
     return split_addresses(body)
 
@@ -277,7 +277,7 @@ def _plan_families(plan: t.Mapping[str, t.Any]) -> t.List[str]:
     for family in families:
         if family not in FAMILIES:
             raise DualstackError("address_plan.families: %r is not ipv4 or ipv6; run the "
-                                    "dualstack.kubernetes.address_plan role first" % (family,))
+                                 "dualstack.kubernetes.address_plan role first" % (family,))
     return families
 
 
@@ -287,7 +287,7 @@ def kubernetes_minor(plan: t.Mapping[str, t.Any]) -> t.Tuple[int, int]:
     match = re.match(r"v?(\d+)\.(\d+)", version)
     if not match:
         raise DualstackError("address_plan.kubernetes_version: %r is not a version like 1.31.2; run the "
-                                "dualstack.kubernetes.address_plan role first" % version)
+                             "dualstack.kubernetes.address_plan role first" % version)
     return int(match.group(1)), int(match.group(2))
 
 

@@ -84,7 +84,7 @@ def expected_node_blocks(plan: t.Mapping[str, t.Any]) -> t.Dict[str, t.Dict[str,
         mask = node_mask(plan, family)
         if mask < network.prefixlen or mask > BITS[family]:
             raise DualstackError("address_plan.node_mask.%s: %d does not fit the pod CIDR %s; it must lie between %d and %d"
-                                  % (family, mask, network, network.prefixlen, BITS[family]))
+                                 % (family, mask, network, network.prefixlen, BITS[family]))
         count = 2 ** (mask - network.prefixlen)
         size = 2 ** (BITS[family] - mask)
         for index, host in enumerate(nodes):
@@ -392,7 +392,7 @@ def svg_to_png(svg_data: bytes, program: str = "rsvg-convert") -> bytes:
     found = shutil.which(program)
     if not found:
         raise DualstackError("png: true needs %s on the controller (Debian and Ubuntu package librsvg2-bin, Fedora "
-                              "librsvg2-tools); install it or set png: false" % program)
+                             "librsvg2-tools); install it or set png: false" % program)
     done = subprocess.run([found, "--format", "png"], input=svg_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     if done.returncode != 0 or not done.stdout.startswith(b"\x89PNG\r\n\x1a\n"):
         raise DualstackError("%s could not convert the diagram (exit %d): %s" % (found, done.returncode, done.stderr.decode("utf-8", "replace").strip()))

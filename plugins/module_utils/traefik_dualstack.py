@@ -137,7 +137,7 @@ def choose_load_balancer(k3s_version: str, requested: str = "auto", servicelb_di
     """
     if requested not in LOAD_BALANCERS:
         raise DualstackError("traefik_dualstack_load_balancer is %r; it must be one of %s"
-                                    % (requested, ", ".join(LOAD_BALANCERS)))
+                             % (requested, ", ".join(LOAD_BALANCERS)))
     capable = servicelb_handles_dual_stack(k3s_version)
     if requested == "servicelb":
         if not capable:
@@ -158,7 +158,7 @@ def ip_families(families: list, policy: str = "RequireDualStack") -> list:
     """Service ipFamilies from the address plan's families (primary first); SingleStack keeps the primary."""
     if policy not in FAMILY_POLICIES:
         raise DualstackError("traefik_dualstack_ip_family_policy is %r; it must be one of %s"
-                                    % (policy, ", ".join(FAMILY_POLICIES)))
+                             % (policy, ", ".join(FAMILY_POLICIES)))
     names = []
     for family in families or []:
         name = FAMILY_NAMES.get(str(family).lower()) or (str(family) if str(family) in FAMILY_NAMES.values() else None)

@@ -27,7 +27,9 @@ description:
     dump would rewrite thousands of lines.
   - Reads the Calico version from the C(calico/node) image tag and refuses what that version cannot
     do (VXLAN for IPv6 before v3.23, O(mtu=auto) before v3.17). IPIP never carries IPv6.
-  - Fails, writing nothing, on a file that is not a Calico manifest or lacks a part it must change.
+  - Fails, writing nothing, on a file that is not a Calico manifest or lacks a part it must change,
+    and on one whose meaning a line edit cannot control in the documents it changes (a key written
+    twice, an env item in flow style, YAML aliases or merge keys, a tag on a value to change).
   - Needs only the Python 3 standard library where it runs.
 author:
   - dualstack.kubernetes contributors (@dualstack-kubernetes)
@@ -40,7 +42,7 @@ options:
   dest:
     description:
       - Where to write the result. Defaults to O(src) (an in-place edit).
-      - Its directory must exist.
+      - Its directory must exist. An existing file keeps its mode; a symlink is written at its target.
     type: path
   manifest_type:
     description:

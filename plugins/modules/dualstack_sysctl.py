@@ -12,7 +12,10 @@ short_description: IPv4 and IPv6 forwarding and bridge sysctls for a dual-stack 
 version_added: 0.1.0
 description:
   - Sets the sysctls a dual-stack Kubernetes node needs in one call, live and in one file under
-    C(/etc/sysctl.d), written atomically.
+    C(/etc/sysctl.d), written atomically (temporary file, fsync, rename; a symlink is written at its
+    target).
+  - Writes the files first and sets live values after them, so that a write that fails (read-only or
+    immutable file) leaves the live values as they were; the failure names the file and the fix.
   - Keeps IPv6 default routes learned from router advertisements. Turning
     C(net.ipv6.conf.all.forwarding) on makes the kernel drop those routes and ignore further
     advertisements on every interface whose C(accept_ra) is 1, so the module first sets

@@ -150,6 +150,10 @@ def desired_env(options):
     return patcher._desired_env()
 
 
+def as_multiset(entries):
+    return sorted(json.dumps(entry, sort_keys=True) for entry in entries)
+
+
 def check_meaning(before_text, after_text, options):
     """The independent check: PyYAML's reading of the result is the original's, changed
     exactly as asked. Env order is compared as Kubernetes does (by name, the last entry of
@@ -161,8 +165,7 @@ def check_meaning(before_text, after_text, options):
     desired = desired_env(options)
     node_before, node_after, node_want = calico_node(before), calico_node(after), calico_node(want)
     env_want = expected_env(node_before["env"], desired)
-    key = lambda entries: sorted(json.dumps(e, sort_keys=True) for e in entries)  # noqa: E731
-    assert key(node_after["env"]) == key(env_want)
+    assert as_multiset(node_after["env"]) == as_multiset(env_want)
     by_name = {e["name"]: e for e in node_after["env"]}
     for name, value in desired.items():
         if name in by_name:

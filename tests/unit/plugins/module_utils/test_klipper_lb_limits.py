@@ -48,7 +48,8 @@ def assert_api_accepts(ds, service):
     for container, port in zip(ds["spec"]["template"]["spec"]["containers"], spec["ports"]):
         assert len(container["name"]) <= 63 and DNS1123_LABEL.match(container["name"])
         assert len(container["ports"][0]["name"]) <= 15 and IANA_SVC_NAME.match(container["ports"][0]["name"])
-        assert type(container["ports"][0]["containerPort"]) is int
+        port_number = container["ports"][0]["containerPort"]
+        assert isinstance(port_number, int) and not isinstance(port_number, bool)
         assert container["ports"][0]["hostPort"] == int(port["port"])
         env = {item["name"]: item["value"] for item in container["env"]}
         assert all(isinstance(value, str) for value in env.values())
@@ -75,12 +76,12 @@ def test_a_63_character_service_name_gives_labels_the_api_takes():
     assert_api_accepts(ds, named(name))
     label = ds["metadata"]["labels"]["app"]
     assert len(label) == 63 and label.startswith("svclb-saaa")
-    other, _ = refusal(named("s" + "a" * 61 + "b"))
-    assert other["metadata"]["labels"]["app"] != label, "two long names keep different labels"
+    other = refusal(named("s" + "a" * 61 + "b"))
+    assert other[0]["metadata"]["labels"]["app"] != label, "two long names keep different labels"
 
 
 def test_a_short_name_keeps_the_daemonset_name_as_its_label():
-    ds, _ = refusal(named("traefik"))
+    ds = refusal(named("traefik"))[0]
     assert ds["metadata"]["labels"]["app"] == "svclb-traefik"
 
 
@@ -117,7 +118,7 @@ def test_ports_are_whole_numbers_not_coerced(port, words):
 
 
 def test_a_port_given_as_digits_is_the_number():
-    ds, _ = refusal(article_service(ports=[{"port": "8080", "protocol": "TCP"}]))
+    ds = refusal(article_service(ports=[{"port": "8080", "protocol": "TCP"}]))[0]
     assert ds["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] == 8080
 
 
@@ -139,7 +140,7 @@ def test_source_ranges_are_checked_as_cidrs(ranges, words):
 
 
 def test_source_ranges_reach_klipper_lb_as_networks():
-    ds, _ = refusal(article_service(loadBalancerSourceRanges=[" 192.0.2.7/24", "2001:db8::/64"]))
+    ds = refusal(article_service(loadBalancerSourceRanges=[" 192.0.2.7/24", "2001:db8::/64"]))[0]
     env = {e["name"]: e["value"] for e in ds["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["SRC_RANGES"] == "192.0.2.0/24 2001:db8::/64"
 
