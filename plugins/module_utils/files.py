@@ -45,7 +45,13 @@ _FIXES = {
 
 
 def under_root(root: str, path: str) -> str:
-    """Map an absolute node path below ``root`` (``/`` on nodes, a scratch folder in tests)."""
+    """Map an absolute node path below ``root`` (``/`` on nodes, a scratch folder in tests).
+
+    With the real root a path stays as given, so that a relative path keeps meaning the
+    working directory.
+    """
+    if root in ("", "/"):
+        return path
     return os.path.join(root, path.lstrip("/"))
 
 

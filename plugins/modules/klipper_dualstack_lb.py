@@ -22,6 +22,10 @@ description:
   - The pods need C(net.ipv6.conf.all.forwarding) as a pod sysctl when the Service has an IPv6
     clusterIP. k3s's kubelet allows it; other kubelets need
     C(--allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding).
+  - Refuses, naming the field, what the API server would refuse or what would mean something else
+    than written (Service, namespace and DaemonSet names over their limits, ports that are not whole
+    numbers, C(spec.clusterIPs) that is not a list, C(loadBalancerSourceRanges) entries that are not
+    CIDRs). A DaemonSet name longer than a label value gets an C(app) label of its head and a digest.
 version_added: 0.1.0
 author:
   - dualstack.kubernetes contributors (@dualstack-kubernetes)

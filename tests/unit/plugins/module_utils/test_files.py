@@ -60,6 +60,12 @@ def test_a_wrong_mode_alone_is_a_change_and_is_repaired(tmp_path):
     assert mode_of(path) == 0o600 and path.read_text() == "same\n"
 
 
+def test_a_relative_path_means_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    plan_file("rel.conf", "r\n").apply()
+    assert (tmp_path / "rel.conf").read_text() == "r\n"
+
+
 def test_mode_none_keeps_the_mode_found(tmp_path):
     path = tmp_path / "x.conf"
     path.write_text("old\n")
