@@ -18,7 +18,7 @@ import json
 import re
 import time
 from typing import Any, Callable, Optional
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem, show
 
 
 # k3s-io/klipper-lb v0.4.13: DEST_IPS with both families (v0.3.2+), SRC_RANGES
@@ -64,8 +64,8 @@ def ip_family(address: str, where: str) -> str:
         parsed = ipaddress.ip_address(str(address).strip())
     except ValueError:
         raise DualstackError(
-            "%s holds %r, which is not an IP address; a LoadBalancer Service needs its "
-            "clusterIPs allocated (is it headless or not created yet?)" % (where, address)
+            "%s holds %s, which is not an IP address; a LoadBalancer Service needs its "
+            "clusterIPs allocated (is it headless or not created yet?)" % (where, show(address))
         ) from None
     return "IPv4" if parsed.version == 4 else "IPv6"
 
@@ -141,7 +141,7 @@ def service_destinations(service: dict) -> dict:
     policy = spec.get("ipFamilyPolicy")
     if policy is not None and policy not in FAMILY_POLICIES:
         raise DualstackError(
-            "Service %s has spec.ipFamilyPolicy %r; it must be one of %s" % (ref, policy, ", ".join(FAMILY_POLICIES))
+            "Service %s has spec.ipFamilyPolicy %s; it must be one of %s" % (ref, show(policy), ", ".join(FAMILY_POLICIES))
         )
     cluster_ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
     if not isinstance(cluster_ips, list):
@@ -151,8 +151,8 @@ def service_destinations(service: dict) -> dict:
             "Write it as a list, one address per family, e.g. [10.43.0.10, fd00:43::10]."))
     if not cluster_ips or any(str(ip) == "None" for ip in cluster_ips):
         raise DualstackError(
-            "Service %s has no clusterIPs (spec.clusterIPs %r); a LoadBalancer Service needs them "
-            "allocated: read it from the cluster after it was created, or pass the live object" % (ref, cluster_ips)
+            "Service %s has no clusterIPs (spec.clusterIPs %s); a LoadBalancer Service needs them "
+            "allocated: read it from the cluster after it was created, or pass the live object" % (ref, show(cluster_ips))
         )
     destinations: dict = {}
     for index, address in enumerate(cluster_ips):

@@ -158,8 +158,11 @@ def test_headless_or_unallocated_service_is_refused():
 
 
 def test_bad_address_names_where_it_is():
-    with pytest.raises(lb.DualstackError, match=r"spec.clusterIPs\[1\] holds '10.43.0.999'"):
+    with pytest.raises(lb.DualstackError, match=r"spec.clusterIPs\[1\] holds 10.43.0.999, which"):
         lb.build_daemonset(article_service(clusterIPs=[V4, "10.43.0.999"]))
+    with pytest.raises(lb.DualstackError, match=r"characters left out") as caught:
+        lb.build_daemonset(article_service(clusterIPs=[V4, "x" * 100_000]))
+    assert len(str(caught.value)) < 400
 
 
 def test_spec_hash_changes_with_the_spec_and_not_with_itself():
