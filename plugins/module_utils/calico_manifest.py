@@ -33,7 +33,7 @@ import json
 import re
 import typing as t
 from dataclasses import dataclass, field
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, show
 
 
 ENCAPSULATIONS_IPV4 = ("ipip", "ipip-crosssubnet", "vxlan", "vxlan-crosssubnet", "none")
@@ -131,21 +131,21 @@ def _network(option: str, value: t.Any, family: int) -> str:
     text = str(value).strip()
     if "/" not in text:
         raise DualstackError(
-            f"{option}={value!r} is not a CIDR: write the {name} network with its prefix length, e.g. {example}"
+            f"{option}={show(value)} is not a CIDR: write the {name} network with its prefix length, e.g. {example}"
         )
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError as exc:
         raise DualstackError(
-            f"{option}={value!r} is not a valid {name} CIDR ({exc}): give one such as {example}"
+            f"{option}={show(value)} is not a valid {name} CIDR ({exc}): give one such as {example}"
         ) from None
     if net.version != family:
         raise DualstackError(
-            f"{option}={value!r} is an IPv{net.version} network but {option} takes {name}: give one such as {example}"
+            f"{option}={show(value)} is an IPv{net.version} network but {option} takes {name}: give one such as {example}"
         )
     if ipaddress.ip_interface(text).ip != net.network_address:
         raise DualstackError(
-            f"{option}={value!r} has host bits set: the network is {net.with_prefixlen}; give that instead"
+            f"{option}={show(value)} has host bits set: the network is {net.with_prefixlen}; give that instead"
         )
     return net.with_prefixlen
 
@@ -156,7 +156,7 @@ def _block_size(option: str, value: t.Any, low: int, high: int) -> int:
         if isinstance(value, bool) or str(value).strip() != str(size):
             raise ValueError
     except (TypeError, ValueError):
-        raise DualstackError(f"{option}={value!r} is not an integer: give a prefix length from {low} to {high}") from None
+        raise DualstackError(f"{option}={show(value)} is not an integer: give a prefix length from {low} to {high}") from None
     if not low <= size <= high:
         raise DualstackError(
             f"{option}={size} is outside Calico's range for this family ({low} to {high}): give a prefix length in it"
@@ -175,7 +175,7 @@ def _autodetection(option: str, value: t.Any, family: int) -> str:
         return text
     kind, sep, arg = text.partition("=")
     if not sep or kind not in ("can-reach", "interface", "skip-interface", "cidr") or not arg.strip():
-        raise DualstackError(f"{option}={value!r} is not a Calico autodetection method: {hint}")
+        raise DualstackError(f"{option}={show(value)} is not a Calico autodetection method: {hint}")
     if kind == "cidr":
         for cidr in arg.split(","):
             _network(f"{option} (cidr=)", cidr, family)
@@ -186,20 +186,20 @@ def _autodetection(option: str, value: t.Any, family: int) -> str:
             addr = None
         if addr is not None and addr.version != family:
             raise DualstackError(
-                f"{option}={value!r}: can-reach needs an IPv{family} address for this family, not IPv{addr.version}"
+                f"{option}={show(value)}: can-reach needs an IPv{family} address for this family, not IPv{addr.version}"
             )
     else:
         for part in arg.split(","):
             try:
                 re.compile(part)
             except re.error as exc:
-                raise DualstackError(f"{option}={value!r}: {part!r} is not a regular expression ({exc})") from None
+                raise DualstackError(f"{option}={show(value)}: {show(part)} is not a regular expression ({exc})") from None
     return text
 
 
 def _ipam_pools(option: str, value: t.Any, family: int) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise DualstackError(f"{option}={value!r} must be a list of pool CIDRs or pool names")
+        raise DualstackError(f"{option}={show(value)} must be a list of pool CIDRs or pool names")
     pools = []
     for item in value:
         text = str(item).strip()
@@ -209,7 +209,7 @@ def _ipam_pools(option: str, value: t.Any, family: int) -> tuple[str, ...]:
             pools.append(text)
         else:
             raise DualstackError(
-                f"{option} entry {item!r} is neither an IPv{family} CIDR nor an IPPool name "
+                f"{option} entry {show(item)} is neither an IPv{family} CIDR nor an IPPool name "
                 "(lower case letters, digits, '-' and '.')"
             )
     return tuple(pools)
@@ -223,7 +223,7 @@ def _bool(option: str, value: t.Any) -> bool:
         return True
     if text in ("false", "no", "off", "0"):
         return False
-    raise DualstackError(f"{option}={value!r} is not a boolean: give true or false")
+    raise DualstackError(f"{option}={show(value)} is not a boolean: give true or false")
 
 
 def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
@@ -241,19 +241,19 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
         value = str(raw["ipv4_encapsulation"]).strip().lower()
         if value not in ENCAPSULATIONS_IPV4:
             raise DualstackError(
-                f"ipv4_encapsulation={raw['ipv4_encapsulation']!r} is not one of {', '.join(ENCAPSULATIONS_IPV4)}"
+                f"ipv4_encapsulation={show(raw['ipv4_encapsulation'])} is not one of {', '.join(ENCAPSULATIONS_IPV4)}"
             )
         opts["ipv4_encapsulation"] = value
     if given("ipv6_encapsulation"):
         value = str(raw["ipv6_encapsulation"]).strip().lower()
         if value.startswith("ipip"):
             raise DualstackError(
-                f"ipv6_encapsulation={raw['ipv6_encapsulation']!r}: Calico's IPIP never carries IPv6; "
+                f"ipv6_encapsulation={show(raw['ipv6_encapsulation'])}: Calico's IPIP never carries IPv6; "
                 "use vxlan or vxlan-crosssubnet (Calico 3.23 and later) or none (IPv6 pod traffic routed by BGP)"
             )
         if value not in ENCAPSULATIONS_IPV6:
             raise DualstackError(
-                f"ipv6_encapsulation={raw['ipv6_encapsulation']!r} is not one of {', '.join(ENCAPSULATIONS_IPV6)}"
+                f"ipv6_encapsulation={show(raw['ipv6_encapsulation'])} is not one of {', '.join(ENCAPSULATIONS_IPV6)}"
             )
         opts["ipv6_encapsulation"] = value
     for name in ("ipv4_nat_outgoing", "ipv6_nat_outgoing"):
@@ -267,11 +267,11 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
             try:
                 number = int(str(mtu).strip())
             except ValueError:
-                raise DualstackError(f"mtu={mtu!r} is neither an integer nor 'auto'") from None
+                raise DualstackError(f"mtu={show(mtu)} is neither an integer nor 'auto'") from None
             # Pods carry IPv6, whose links need at least 1280 bytes.
             if isinstance(mtu, bool) or not 1280 <= number <= 65535:
                 raise DualstackError(
-                    f"mtu={mtu!r} is outside 1280..65535 (IPv6 needs at least 1280): give the NIC's MTU "
+                    f"mtu={show(mtu)} is outside 1280..65535 (IPv6 needs at least 1280): give the NIC's MTU "
                     "minus the encapsulation's overhead, or 'auto'"
                 )
             opts["mtu"] = number
@@ -289,7 +289,7 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
         opts["calico_version"] = parse_version(raw["calico_version"])
     mode = str(raw.get("manifest_type") or "auto").strip().lower()
     if mode not in MODES:
-        raise DualstackError(f"manifest_type={raw.get('manifest_type')!r} is not one of {', '.join(MODES)}")
+        raise DualstackError(f"manifest_type={show(raw.get('manifest_type'))} is not one of {', '.join(MODES)}")
     opts["mode"] = mode
 
     for fam in ("ipv4", "ipv6"):

@@ -365,7 +365,7 @@ def test_no_ipv6_vxlan_line_is_added_where_the_version_has_none():
         (dict(ipv6_encapsulation="ipip"), ["IPIP never carries IPv6"]),
         (dict(ipv4_encapsulation="gre"), ["ipv4_encapsulation", "gre"]),
         (dict(mtu=9999999), ["mtu", "1280..65535"]),
-        (dict(mtu="big"), ["mtu", "'big'"]),
+        (dict(mtu="big"), ["mtu=big", "neither an integer"]),
         (dict(ipv6_block_size=64), ["ipv6_block_size=64", "116 to 128"]),
         (dict(ipv4_block_size="x"), ["ipv4_block_size", "not an integer"]),
         (dict(ipv6_pool_cidr="fd00::/120", ipv6_block_size=118), ["larger than the pool"]),
@@ -385,6 +385,12 @@ def test_bad_options_name_the_option_and_the_value(options, words):
         validate_options(options)
     for word in words:
         assert word in str(error.value)
+
+
+def test_a_huge_value_is_shown_cut_not_whole():
+    with pytest.raises(DualstackError) as error:
+        validate_options(dict(ipv4_pool_cidr="1" * 100_000))
+    assert "characters left out" in str(error.value) and len(str(error.value)) < 400
 
 
 @pytest.mark.parametrize(
