@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -193,16 +194,20 @@ def test_owner_and_group_by_name_and_an_unknown_owner(tmp_path):
         plan_file(str(path), "x\n", owner="no-such-user-here")
 
 
-@settings(derandomize=True, max_examples=60, deadline=None)
+@settings(derandomize=True, max_examples=80, deadline=None)
 @given(
     content=st.one_of(st.text(max_size=200), st.binary(max_size=200)),
     old=st.one_of(st.none(), st.binary(max_size=50)),
     mode=st.sampled_from([0o600, 0o640, 0o644, 0o400, 0o755]),
     through_link=st.booleans(),
+    failure=st.sampled_from([None, errno.EPERM, errno.EACCES, errno.EROFS, errno.ENOSPC]),
 )
-def test_any_content_mode_and_layout_ends_as_asked(tmp_path_factory, content, old, mode, through_link):
-    """For every input: the file holds exactly the content, with exactly the mode, the link
-    (if any) is still a link, nothing is left behind, and a second plan sees no change."""
+def test_any_content_mode_layout_and_failure_ends_as_asked_or_as_it_was(tmp_path_factory, content, old, mode,
+                                                                        through_link, failure):
+    """For every input: either the file holds exactly the content with exactly the mode, the
+    link (if any) is still a link and a second plan sees no change; or (the rename failing as
+    on an immutable, unwritable, read-only or full file system) a refusal naming the path, and
+    the old file as it was. Never a temporary file left behind."""
     folder = tmp_path_factory.mktemp("w")
     real = folder / "real.conf"
     if old is not None:
@@ -210,7 +215,18 @@ def test_any_content_mode_and_layout_ends_as_asked(tmp_path_factory, content, ol
     path = folder / "link.conf" if through_link else real
     if through_link:
         os.symlink("real.conf", str(path))
-    plan_file(str(path), content, mode).apply()
+    change = plan_file(str(path), content, mode)
+    if failure is None or not change.changed:
+        # A file that is already as planned is not written, so nothing can fail.
+        change.apply()
+    else:
+        with mock.patch.object(os, "replace", side_effect=OSError(failure, os.strerror(failure))):
+            with pytest.raises(DualstackError) as caught:
+                change.apply()
+        assert str(caught.value).startswith("cannot write %s: " % path)
+        assert real.exists() == (old is not None) and (old is None or real.read_bytes() == old)
+        assert leftovers(folder) == []
+        return
     expected = content if isinstance(content, bytes) else content.encode("utf-8", "surrogateescape")
     assert real.read_bytes() == expected
     assert mode_of(real) == mode
