@@ -63,12 +63,6 @@ def k3s_upgrade_plans(version: Any, **options: Any) -> Any:
 
 
 @_filter
-def k3s_check_capacity(plan: Any) -> Any:
-    k3s_config.check_capacity(plan)
-    return plan
-
-
-@_filter
 def k3s_release_tag(version: Any, option: str = "k3s_server_version") -> str:
     return k3s_config.release_tag(version, option)
 
@@ -82,6 +76,5 @@ class FilterModule:
             "k3s_token_error": k3s_token_error,
             "k3s_kubeconfig": k3s_kubeconfig,
             "k3s_upgrade_plans": k3s_upgrade_plans,
-            "k3s_check_capacity": k3s_check_capacity,
             "k3s_release_tag": k3s_release_tag,
         }
