@@ -12,6 +12,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.cluster_checks import (
     ClusterCheckError,
+    read_plan,
     verify_probes as _verify_probes,
     verify_report as _verify_report,
 )
@@ -30,11 +31,8 @@ def _filter_errors(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
     return wrapper
 
 
-def _plan(plan: t.Any) -> t.Mapping[str, t.Any]:
-    if not isinstance(plan, t.Mapping) or "nodes" not in plan:
-        raise ClusterCheckError("the input must be the address_plan fact (a mapping with 'nodes'), got %r; "
-                                "run the dualstack.kubernetes.address_plan role first" % (type(plan).__name__,))
-    return plan
+def _plan(plan: t.Any) -> t.Any:
+    return read_plan(plan)
 
 
 @_filter_errors

@@ -34,6 +34,9 @@ import re
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+
 ENCAPSULATIONS_IPV4 = ("ipip", "ipip-crosssubnet", "vxlan", "vxlan-crosssubnet", "none")
 ENCAPSULATIONS_IPV6 = ("none", "vxlan", "vxlan-crosssubnet")
 MODES = ("auto", "manifest", "operator")
@@ -55,10 +58,6 @@ _OPERATOR_ENCAP = {
     "none": "None",
 }
 
-# VXLAN for IPv6 pools arrived in Calico v3.23; veth_mtu "0" (auto-detect) in v3.17.
-IPV6_VXLAN_SINCE = (3, 23)
-AUTO_MTU_SINCE = (3, 17)
-
 # calico-node env entries this module adds when missing go right after FELIX_IPV6SUPPORT
 # (or after the last entry), in this order.
 _ENV_ORDER = (
@@ -78,7 +77,6 @@ _ENV_ORDER = (
 )
 
 _IMAGE_VERSION_RE = re.compile(r"(?:^|/)calico/node:v?(\d+)\.(\d+)\.(\d+)")
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
 _POOL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _KEY_RE = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s#'"{\[][^\n]*?)[ \t]*:(?:[ \t]+|$)""")
 
@@ -107,22 +105,20 @@ class PatchOptions:
     ipv6_block_size: int | None = None
     ipam_ipv4_pools: tuple[str, ...] | None = None
     ipam_ipv6_pools: tuple[str, ...] | None = None
-    calico_version: tuple[int, int, int] | None = None
+    calico_version: rules.Version | None = None
     mode: str = "auto"
 
 
-def parse_version(value: str, option: str = "calico_version") -> tuple[int, int, int]:
-    """'v3.30.7', '3.30.7' or '3.30' as a tuple; raises naming the option otherwise."""
-    match = _VERSION_RE.match(str(value).strip())
-    if not match:
-        raise CalicoManifestError(
-            f"{option}={value!r} is not a Calico version: give it as X.Y.Z, e.g. 3.30.7"
-        )
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+def parse_version(value: t.Any, option: str = "calico_version") -> rules.Version:
+    """The rule book's reading of a Calico release, its refusal as this module's error."""
+    try:
+        return rules.parse("calico", value, option)
+    except DualstackError as exc:
+        raise CalicoManifestError(str(exc)) from None
 
 
-def format_version(version: tuple[int, int, int] | None) -> str | None:
-    return None if version is None else "v%d.%d.%d" % version
+def format_version(version: rules.Version | None) -> str | None:
+    return None if version is None else f"v{version}"
 
 
 def _network(option: str, value: t.Any, family: int) -> str:
@@ -304,18 +300,18 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
     return PatchOptions(**opts)
 
 
-def check_version(opts: PatchOptions, version: tuple[int, int, int] | None, where: str) -> None:
+def check_version(opts: PatchOptions, version: rules.Version | None, where: str) -> None:
     """Refuse what the given Calico version cannot do."""
     if version is None:
         return
     shown = format_version(version)
-    if opts.ipv6_encapsulation in ("vxlan", "vxlan-crosssubnet") and version < IPV6_VXLAN_SINCE:
+    if opts.ipv6_encapsulation in ("vxlan", "vxlan-crosssubnet") and not rules.calico_ipv6_vxlan(version):
         raise CalicoManifestError(
             f"ipv6_encapsulation={opts.ipv6_encapsulation} needs Calico v3.23 or later (VXLAN for IPv6 pools "
             f"arrived in v3.23) but {where} is Calico {shown}: use ipv6_encapsulation=none (IPv6 pod "
             "traffic is then routed between nodes) or a manifest of v3.23 or later"
         )
-    if opts.mtu == "auto" and version < AUTO_MTU_SINCE:
+    if opts.mtu == "auto" and not rules.calico_mtu_auto(version):
         raise CalicoManifestError(
             f"mtu=auto needs Calico v3.17 or later (veth_mtu \"0\" means auto-detect since v3.17) but {where} "
             f"is Calico {shown}: give the MTU as a number (the NIC's MTU minus the encapsulation's overhead)"
@@ -892,7 +888,7 @@ class _Patcher:
 
     # -- manifest mode
 
-    def manifest(self, config: _Document, node_ds: _Document) -> tuple[int, int, int] | None:
+    def manifest(self, config: _Document, node_ds: _Document) -> rules.Version | None:
         container = self._calico_node_container(node_ds)
         version = self._version(container, node_ds)
         check_version(self.opts, version, "the manifest")
@@ -912,15 +908,15 @@ class _Patcher:
                 return fields
         raise CalicoManifestError(f"{where} has no container named calico-node: this is not a Calico manifest it can patch")
 
-    def _version(self, container: list[_Node], ds: _Document) -> tuple[int, int, int] | None:
+    def _version(self, container: list[_Node], ds: _Document) -> rules.Version | None:
         image = self.s.find(container, "image")
         found = None
         if image is not None:
             match = _IMAGE_VERSION_RE.search(self.s.scalar(image).value or "")
             if match:
-                found = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+                found = parse_version(".".join(match.groups()), "the calico-node image's release")
         given = self.opts.calico_version
-        if found and given and found[:2] != given[:2]:
+        if found and given and found.minor_line != given.minor_line:
             raise CalicoManifestError(
                 f"calico_version={format_version(given)} does not match the manifest's calico/node image "
                 f"({format_version(found)}): drop calico_version or use the manifest of that version"
@@ -1106,7 +1102,7 @@ class _Patcher:
 
     # -- operator mode
 
-    def operator(self, inst: _Document) -> tuple[int, int, int] | None:
+    def operator(self, inst: _Document) -> rules.Version | None:
         o = self.opts
         if o.ipam_ipv4_pools is not None or o.ipam_ipv6_pools is not None:
             raise CalicoManifestError(

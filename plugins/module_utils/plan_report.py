@@ -17,8 +17,9 @@ import tempfile
 import typing as t
 from xml.sax.saxutils import escape
 
-FAMILIES = ("ipv4", "ipv6")
-LABEL = {"ipv4": "IPv4", "ipv6": "IPv6"}
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.rules import FAMILIES, FAMILY_LABEL
+
+LABEL = FAMILY_LABEL
 BITS = {"ipv4": 32, "ipv6": 128}
 # The kube-apiserver's IPv6 Service IP allocator keeps a bitmap of at most 2^16 addresses.
 IPV6_SERVICE_ALLOCATOR_CAP = 65536

@@ -80,7 +80,7 @@ class Component:
     @property
     def supported(self) -> str:
         """The supported range in words, the same in every message."""
-        newest = self.prefix + ".".join(map(str, self.newest)) + ".x" * (3 - len(self.newest))
+        newest = self.prefix + ".".join(map(str, self.newest)) + (".x" if len(self.newest) < 3 else "")
         return f"{self.show(self.oldest)} to {newest}"
 
 
