@@ -176,17 +176,40 @@ SPECIAL_PURPOSE: t.Tuple[t.Tuple[IPNetwork, str], ...] = tuple(
     ))
 
 
+# The IPv6 Address Space registry (iana.org/assignments/ipv6-address-space) allocates global
+# unicast (2000::/3) and unique local (fc00::/7) space; the rest is link-local, multicast or
+# reserved by the IETF.
+IPV6_ALLOCATED = (ipaddress.IPv6Network("2000::/3"), ipaddress.IPv6Network("fc00::/7"))
+
+
+# The same blocks as integer ranges: a node address is checked against them without building
+# a network, so that a plan of many thousands of nodes stays quick.
+_SPECIAL_RANGES = tuple((block.version, int(block.network_address), int(block.broadcast_address), block.prefixlen, name)
+                        for block, name in SPECIAL_PURPOSE)
+_IPV6_ALLOCATED_RANGES = tuple((int(block.network_address), int(block.broadcast_address)) for block in IPV6_ALLOCATED)
+
+
 def special_purpose(item: t.Union[IPNetwork, IPAddress]) -> t.Optional[str]:
     """The special-purpose block a network or address touches: the most specific one holding
     it, else the largest one inside it; None where it touches none."""
-    network = item if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else ipaddress.ip_network(item)
-    touched = [(block, name) for block, name in SPECIAL_PURPOSE
-               if block.version == network.version and block.overlaps(network)]  # type: ignore[arg-type]
-    holding = [(block, name) for block, name in touched if network.subnet_of(block)]  # type: ignore[arg-type]
-    if holding:
-        return max(holding, key=lambda entry: entry[0].prefixlen)[1]
-    if touched:
-        return min(touched, key=lambda entry: entry[0].prefixlen)[1]
+    if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        first, last = int(item.network_address), int(item.broadcast_address)
+    else:
+        first = last = int(item)
+    holding: t.Optional[t.Tuple[int, str]] = None
+    inside: t.Optional[t.Tuple[int, str]] = None
+    for version, low, high, prefixlen, name in _SPECIAL_RANGES:
+        if version != item.version or high < first or low > last:
+            continue
+        if low <= first and last <= high:
+            if holding is None or prefixlen > holding[0]:
+                holding = (prefixlen, name)
+        elif inside is None or prefixlen < inside[0]:
+            inside = (prefixlen, name)
+    if holding or inside:
+        return (holding or inside)[1]  # type: ignore[index]
+    if item.version == 6 and not any(low <= first and last <= high for low, high in _IPV6_ALLOCATED_RANGES):
+        return "outside the IPv6 unicast space (2000::/3 global, fc00::/7 unique local), reserved by the IETF (RFC 4291)"
     return None
 
 
