@@ -345,14 +345,6 @@ def parse_cidr_list(option: str, values: t.Any, problems: t.List[Problem],
     return result
 
 
-def parse_version(component: str, option: str, value: t.Any) -> Version:
-    """The rule book's parser, with its problem recorded the plan's way."""
-    try:
-        return rules.parse(component, value, option)
-    except DualstackError as exc:
-        raise ProblemFound(exc.problems[0]) from None
-
-
 # ---------------------------------------------------------------------------------------
 # Rules
 
@@ -750,13 +742,13 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
                                 "Use kubeadm or k3s"))
     component = "k3s" if distribution == "k3s" else "kubernetes"
     try:
-        kubernetes_version = parse_version(component, "kubernetes_version", values["kubernetes_version"])
-    except ProblemFound as found:
-        problems.append(found.problem)
+        kubernetes_version = rules.parse(component, values["kubernetes_version"], "kubernetes_version")
+    except DualstackError as exc:
+        problems.extend(exc.problems)
     try:
-        calico_version = parse_version("calico", "calico_version", values["calico_version"])
-    except ProblemFound as found:
-        problems.append(found.problem)
+        calico_version = rules.parse("calico", values["calico_version"], "calico_version")
+    except DualstackError as exc:
+        problems.extend(exc.problems)
     gates: t.Dict[str, t.Any] = {}
     if kubernetes_version is not None and calico_version is not None:
         gates, version_problems, version_warnings = check_versions(

@@ -35,7 +35,6 @@ import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 ENCAPSULATIONS_IPV4 = ("ipip", "ipip-crosssubnet", "vxlan", "vxlan-crosssubnet", "none")
 ENCAPSULATIONS_IPV6 = ("none", "vxlan", "vxlan-crosssubnet")
@@ -107,14 +106,6 @@ class PatchOptions:
     ipam_ipv6_pools: tuple[str, ...] | None = None
     calico_version: rules.Version | None = None
     mode: str = "auto"
-
-
-def parse_version(value: t.Any, option: str = "calico_version") -> rules.Version:
-    """The rule book's reading of a Calico release, its refusal as this module's error."""
-    try:
-        return rules.parse("calico", value, option)
-    except DualstackError as exc:
-        raise CalicoManifestError(str(exc)) from None
 
 
 def format_version(version: rules.Version | None) -> str | None:
@@ -282,7 +273,7 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
         if raw.get(name) is not None:
             opts[name] = _ipam_pools(name, raw[name], family)
     if given("calico_version"):
-        opts["calico_version"] = parse_version(raw["calico_version"])
+        opts["calico_version"] = rules.parse("calico", raw["calico_version"], "calico_version", CalicoManifestError)
     mode = str(raw.get("manifest_type") or "auto").strip().lower()
     if mode not in MODES:
         raise CalicoManifestError(f"manifest_type={raw.get('manifest_type')!r} is not one of {', '.join(MODES)}")
@@ -914,7 +905,8 @@ class _Patcher:
         if image is not None:
             match = _IMAGE_VERSION_RE.search(self.s.scalar(image).value or "")
             if match:
-                found = parse_version(".".join(match.groups()), "the calico-node image's release")
+                found = rules.parse("calico", ".".join(match.groups()), "the calico-node image's release",
+                                    CalicoManifestError)
         given = self.opts.calico_version
         if found and given and found.minor_line != given.minor_line:
             raise CalicoManifestError(

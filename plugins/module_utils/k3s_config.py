@@ -37,17 +37,9 @@ class K3sConfigError(Exception):
     """Bad input for k3s configuration; the message names the value, the rule and the fix."""
 
 
-def parse_version(version: Any, option: str = "k3s_server_version") -> rules.Version:
-    """The rule book's reading of a k3s release tag, its refusal as this module's error."""
-    try:
-        return rules.parse("k3s", version, option)
-    except DualstackError as exc:
-        raise K3sConfigError(str(exc)) from None
-
-
 def release_tag(version: Any, option: str = "k3s_server_version") -> str:
     """The GitHub release tag of a version, e.g. ``v1.31.2+k3s1``."""
-    return str(parse_version(version, option))
+    return str(rules.parse("k3s", version, option, K3sConfigError))
 
 
 def _plan(fact: Any) -> Plan:
@@ -124,7 +116,7 @@ def server_config(plan: Any, node: str, version: Any,
     which the file lists the keys.
     """
     plan = _plan(plan)
-    ver = parse_version(version, "k3s_server_version")
+    ver = rules.parse("k3s", version, "k3s_server_version", K3sConfigError)
     warnings: List[str] = []
     addresses = node_addresses(plan, node)
     if cni not in CNIS:
@@ -198,7 +190,7 @@ def agent_config(plan: Any, node: str, server: str, version: Any,
                  extra_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Keys of a k3s agent's config.yaml: the server it joins and its two addresses."""
     plan = _plan(plan)
-    ver = parse_version(version, "k3s_agent_version")
+    ver = rules.parse("k3s", version, "k3s_agent_version", K3sConfigError)
     addresses = node_addresses(plan, node)
     if server == node:
         raise K3sConfigError(

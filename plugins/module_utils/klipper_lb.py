@@ -19,7 +19,6 @@ import time
 from typing import Any, Callable, Optional
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 # k3s-io/klipper-lb v0.4.13 reads what the dest_ips format writes (rules.klipper_dest_ips)
 # and skips a family whose forwarding sysctl is 0; k3s itself moved its ServiceLB to this tag.
@@ -158,10 +157,7 @@ def check_image(image: str) -> None:
     name, _, tag = str(image).rpartition(":")
     if "/" in tag or not name.rsplit("/", 1)[-1] == "klipper-lb" or not tag[:1] in "v0123456789" or not tag:
         return
-    try:
-        version = rules.parse("klipper_lb", tag, "image")
-    except DualstackError as exc:
-        raise KlipperLbError("%s (image %s)" % (exc, image)) from None
+    version = rules.parse("klipper_lb", tag, "the tag of image %s" % image, KlipperLbError)
     if not rules.klipper_dest_ips(version):
         raise KlipperLbError(
             "image %s is klipper-lb %s, which reads no DEST_IPS and SRC_RANGES (from v0.4.0; before v0.3.2 "

@@ -32,14 +32,6 @@ class KubeadmConfigError(ValueError):
     """A value cannot be turned into a kubeadm configuration; the message says which and why."""
 
 
-def parse_version(version: Any) -> rules.Version:
-    """The rule book's reading of a Kubernetes release, its refusal as this module's error."""
-    try:
-        return rules.parse("kubernetes", version, "kubernetes_version")
-    except DualstackError as exc:
-        raise KubeadmConfigError(str(exc)) from None
-
-
 def _plan(fact: Any) -> Plan:
     try:
         return Plan.from_fact(fact, distribution="kubeadm")
@@ -57,7 +49,7 @@ def _read(plan: Plan, *names: str) -> List[Any]:
 
 def api_version_for(version: Any) -> str:
     """The kubeadm config API this collection writes for a Kubernetes version (the rule book's)."""
-    return rules.kubeadm_api_version(parse_version(version))
+    return rules.kubeadm_api_version(rules.parse("kubernetes", version, "kubernetes_version", KubeadmConfigError))
 
 
 def extra_args(api_version: str, args: Mapping[str, Any]) -> Any:

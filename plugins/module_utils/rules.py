@@ -160,8 +160,22 @@ def _float_hint(text: str) -> str:
     return ""
 
 
-def parse(component: str, value: t.Any, option: str) -> Version:
-    """The one parser of releases; raises DualstackError naming ``option``, the rule and the range."""
+def parse(component: str, value: t.Any, option: str,
+          error: t.Callable[[str], Exception] = DualstackError) -> Version:
+    """The one parser of releases; raises DualstackError naming ``option``, the rule and the range.
+
+    ``error`` is the exception type a caller refuses input with, where that is its own (given the
+    message); the default raises DualstackError with the Problem.
+    """
+    try:
+        return _parse(component, value, option)
+    except DualstackError as exc:
+        if error is DualstackError:
+            raise
+        raise error(str(exc)) from None
+
+
+def _parse(component: str, value: t.Any, option: str) -> Version:
     spec = COMPONENTS[component]
     text = value.strip() if isinstance(value, str) else ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -14,7 +14,6 @@ import re
 from typing import Any, Optional
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 # Where each layout (rules.TRAEFIK_LAYOUTS says which chart has which) reads each value, as a
 # dotted path under the chart's values; service.externalIPs existed from the first layout on.
@@ -36,17 +35,10 @@ class TraefikDualstackError(ValueError):
     """A version or setting the role cannot work with."""
 
 
-def parse_version(component: str, text: Any, what: str) -> rules.Version:
-    """The rule book's reading of a release, its refusal as this module's error."""
-    try:
-        return rules.parse(component, text, what)
-    except DualstackError as exc:
-        raise TraefikDualstackError(str(exc)) from None
-
-
 def chart_layout(chart_version: Any) -> str:
     """The values layout (a key of LAYOUTS) that a Traefik chart version reads."""
-    return rules.traefik_chart_layout(parse_version("traefik_chart", chart_version, "traefik_dualstack_chart_version"))
+    return rules.traefik_chart_layout(
+        rules.parse("traefik_chart", chart_version, "traefik_dualstack_chart_version", TraefikDualstackError))
 
 
 def chart_version_from_manifest(text: str) -> Optional[str]:
@@ -62,12 +54,12 @@ def chart_version_from_manifest(text: str) -> Optional[str]:
 
 def bundled_layout(k3s_version: Any) -> Optional[str]:
     """The chart layout k3s bundles, or None where that is not known for the release."""
-    return rules.k3s_bundled_traefik_layout(parse_version("k3s", k3s_version, "the k3s version"))
+    return rules.k3s_bundled_traefik_layout(rules.parse("k3s", k3s_version, "the k3s version", TraefikDualstackError))
 
 
 def servicelb_handles_dual_stack(k3s_version: Any) -> bool:
     """Whether k3s's own ServiceLB forwards every clusterIP (the rule book's rule)."""
-    return rules.servicelb_dualstack(parse_version("k3s", k3s_version, "the k3s version"))
+    return rules.servicelb_dualstack(rules.parse("k3s", k3s_version, "the k3s version", TraefikDualstackError))
 
 
 def choose_load_balancer(k3s_version: str, requested: str = "auto", servicelb_disabled: bool = False) -> str:

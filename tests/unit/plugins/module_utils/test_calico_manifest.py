@@ -621,9 +621,9 @@ def test_rendered_scalars_read_back_as_the_same_string(value, style, rendered):
     assert yaml.safe_load("k: " + rendered) == {"k": value}
 
 
-def test_parse_version_forms():
-    assert cm.parse_version("v3.30.7").key == (3, 30, 7)
-    assert cm.format_version(cm.parse_version("3.28.5")) == "v3.28.5"
+def test_calico_versions_are_read_by_the_rule_book():
+    assert cm.validate_options({"calico_version": "v3.30.7"}).calico_version.key == (3, 30, 7)
+    assert cm.format_version(cm.validate_options({"calico_version": "3.28.5"}).calico_version) == "v3.28.5"
 
 
 @pytest.mark.parametrize("text, words", [
@@ -634,4 +634,4 @@ def test_parse_version_forms():
 ])
 def test_versions_the_rule_book_refuses_are_refused(text, words):
     with pytest.raises(CalicoManifestError, match=f"^calico_version: {re.escape(text)} {words}"):
-        cm.parse_version(text)
+        cm.validate_options({"calico_version": text})
