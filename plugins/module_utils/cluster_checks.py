@@ -330,9 +330,9 @@ def check_node_addresses(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str
         # and the node cannot report the other: that is the release, not a mistake to fix.
         one_address = bool(planned.get("node_ip")) and "," not in str(planned["node_ip"])
         if missing and one_address and have[families[0]]:
-            results.append(result(check, name, SKIP, "reports InternalIP %s only: the kubelet of Kubernetes %s takes "
-                                  "one node-ip (a pair from %s)" % (shown, plan.get("kubernetes_version", ""),
-                                                                  _release(rules.KUBELET_NODE_IP_PAIR))))
+            detail = "reports InternalIP %s only: the kubelet of Kubernetes %s takes one node-ip (a pair from %s)" % (
+                shown, plan.get("kubernetes_version", ""), _release(rules.KUBELET_NODE_IP_PAIR))
+            results.append(result(check, name, SKIP, detail))
             continue
         if missing:
             fix = "kubelet's node-ip is missing the %s address" % " and ".join(FAMILY_LABEL[f] for f in missing)

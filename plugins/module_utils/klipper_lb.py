@@ -154,7 +154,7 @@ def check_image(image: str) -> None:
 
     Only tags of klipper-lb itself are judged; a digest or another image's tag is the user's choice.
     """
-    name, _, tag = str(image).rpartition(":")
+    name, tag = str(image).rpartition(":")[::2]
     if "/" in tag or not name.rsplit("/", 1)[-1] == "klipper-lb" or not tag[:1] in "v0123456789" or not tag:
         return
     version = rules.parse("klipper_lb", tag, "the tag of image %s" % image, KlipperLbError)
