@@ -17,7 +17,9 @@ import tempfile
 import typing as t
 from xml.sax.saxutils import escape
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.rules import FAMILIES, FAMILY_LABEL
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.rules import FAMILY_LABEL
 
 LABEL = FAMILY_LABEL
 BITS = {"ipv4": 32, "ipv6": 128}
@@ -47,11 +49,11 @@ def _family_of(cidr: str) -> str:
 
 
 def families(plan: t.Mapping[str, t.Any]) -> t.List[str]:
-    values = list(_require(plan, "families"))
-    for family in values:
-        if family not in FAMILIES:
-            raise PlanReportError("address_plan.families: %r is not ipv4 or ipv6" % (family,))
-    return values
+    """The plan's families, primary first, as the plan loader reads them."""
+    try:
+        return list(Plan.from_fact(plan).families)
+    except DualstackError as exc:
+        raise PlanReportError(str(exc)) from None
 
 
 def by_family(cidrs: t.Optional[t.Iterable[str]]) -> t.Dict[str, str]:
