@@ -16,6 +16,7 @@ from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan 
     build_plan,
     format_plan_table,
 )
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import MAX_LISTED
 
 
 class ActionModule(ActionBase):
@@ -34,7 +35,10 @@ class ActionModule(ActionBase):
             prefix = args["variable_prefix"]
             result["failed"] = True
             result["msg"] = as_variables(str(exc), prefix)
-            result["problems"] = [as_variables(str(problem), prefix) for problem in exc.problems]
+            shown = exc.problems[:MAX_LISTED]
+            result["problems"] = [as_variables(str(problem), prefix) for problem in shown]
+            if len(exc.problems) > len(shown):
+                result["problems"].append(f"... and {len(exc.problems) - len(shown)} more problems of the same kinds")
             return result
         # A fact rather than a plain result: with run_once, Ansible gives it to every host.
         result["ansible_facts"] = {"address_plan": plan}

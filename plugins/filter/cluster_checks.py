@@ -8,18 +8,15 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.cluster_checks import (
+    read_plan,
     verify_probes as _verify_probes,
     verify_report as _verify_report,
 )
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 from ansible_collections.dualstack.kubernetes.plugins.plugin_utils.filters import filter_table
 
 
-def _plan(plan: t.Any) -> t.Mapping[str, t.Any]:
-    if not isinstance(plan, t.Mapping) or "nodes" not in plan:
-        raise DualstackError("the input must be the address_plan fact (a mapping with 'nodes'), got %r; "
-                             "run the dualstack.kubernetes.address_plan role first" % (type(plan).__name__,))
-    return plan
+def _plan(plan: t.Any) -> t.Any:
+    return read_plan(plan)
 
 
 def verify_probes(plan: t.Any, nodes: str = "", pods: str = "", outside: str = "", service: str = "",

@@ -17,12 +17,16 @@ Where a limit comes from:
   more than 16 bits longer than the pod prefix, and kubeadm refuses that for IPv4 too.
 * Calico: IPv4 blocks /20../32, IPv6 blocks /116../128; each node claims at least one
   block of its pool, and VXLAN carries IPv6 only from v3.23.
-* Versions: the IPv6DualStack feature gate must be set below Kubernetes 1.21 and must not
-  be set from 1.25 (it was removed); k3s has dual-stack from v1.21.0+k3s1 (experimental
-  until v1.23.7+k3s1).
+* Versions and everything that depends on them: the rule book, ``rules.py``; the plan
+  carries its decisions (``decisions``), so roles read a decision, never a version.
+* Special-purpose addresses (loopback, link-local, multicast, reserved, ...) are refused
+  in every CIDR and node address, after the IANA IPv4 and IPv6 Special-Purpose Address
+  Registries; the documentation prefixes stay allowed, since the articles use them.
 * kubelet refuses a loopback, link-local, multicast or unspecified ``--node-ip``.
 
-Problems are collected, not raised one by one: a refused plan lists every problem at once.
+Problems are collected, not raised one by one: a refused plan lists every problem at once,
+and a check that depends on a value runs only where that value was read, so one bad value
+gives one problem.
 """
 
 from __future__ import annotations
@@ -33,13 +37,25 @@ import itertools
 import re
 import secrets
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import (
+    DualstackError,
+    Problem,
+    show,
+    summarise,
+)
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.rules import (
+    FAMILIES,
+    FAMILY_LABEL,
+    Version,
+    family_of,
+)
 
 IPNetwork = t.Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 IPAddress = t.Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
-FAMILIES = ("ipv4", "ipv6")
-FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6"}
 DISTRIBUTIONS = ("kubeadm", "k3s")
 IPV6_ENCAPSULATIONS = ("none", "vxlan")
 
@@ -57,15 +73,8 @@ EXAMPLE_CIDR = {
     "node_cidrs": {"ipv4": "192.168.1.0/24", "ipv6": "2001:db8::/64"},
 }
 
-DUAL_STACK_GATE = "IPv6DualStack"
-GATE_FIRST = (1, 15, 0)  # the first release with the gate (alpha)
-GATE_DEFAULT_ON = (1, 21, 0)  # beta and on by default
-GATE_REMOVED = (1, 25, 0)
-K3S_DUAL_STACK = (1, 21, 0)
-# kubelet takes a dual-stack --node-ip pair from here on; before, one address.
-KUBELET_NODE_IP_PAIR = (1, 20, 0)
-K3S_DUAL_STACK_STABLE = (1, 23, 7)
-CALICO_IPV6_VXLAN = (3, 23, 0)
+# The version of the fact's layout: a consumer handed something else is told to run the role.
+PLAN_SCHEMA = 2
 
 ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
     "pod_cidrs": {"type": "list", "elements": "str", "required": True},
@@ -85,43 +94,28 @@ ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
     "calico_ipv6_pool_cidr": {"type": "str"},
     "feature_gates": {"type": "dict", "default": {}},
     "variable_prefix": {"type": "str", "default": ""},
+    # Set by the address_plan role: a digest of its inputs, kept in the plan so that a later
+    # role of the same run sees the plan is current and does not compute it again.
+    "fingerprint": {"type": "str", "default": ""},
 }
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One broken rule: which option, which value, what rule it breaks, how to fix it.
-
-    ``rule`` reads as a predicate of the value ("has 32 host bits; ..."), ``fix`` as an
-    instruction, so that the rendered message is one readable line.
-    """
-
-    option: str
-    value: t.Any
-    rule: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.option}: {show(self.value)} {self.rule}. {self.fix}"
-
-
-class ProblemFound(Exception):
+class ProblemFound(DualstackError):
     """Raised by a parser that cannot go on with one value; the caller records it."""
 
     def __init__(self, problem: Problem) -> None:
-        super().__init__(str(problem))
+        super().__init__(problem)
         self.problem = problem
 
 
-class AddressPlanError(Exception):
-    """The plan is refused; ``problems`` lists every broken rule."""
+class AddressPlanError(DualstackError):
+    """The plan is refused; ``problems`` lists every broken rule (the message shows the first ones)."""
 
     def __init__(self, problems: t.Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        count = len(self.problems)
-        lines = [f"The address plan is refused ({count} problem{'s' if count != 1 else ''}); no host was changed:"]
-        lines.extend(f"- {problem}" for problem in self.problems)
-        super().__init__("\n".join(lines))
+        count = len(problems)
+        super().__init__(
+            problems, summary=f"The address plan is refused ({count} problem{'s' if count != 1 else ''}); "
+                              f"no host was changed")
 
 
 # Option names as they appear in messages; "nodes" is left out, being a common word there.
@@ -138,21 +132,6 @@ def as_variables(text: str, prefix: str) -> str:
     return _OPTION_NAME.sub(lambda m: prefix + m.group(1), text)
 
 
-def show(value: t.Any) -> str:
-    """Render a value the way the user wrote it (strings bare, lists as lists)."""
-    if value is None or value == "":
-        return "(not set)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(item) for item in value) + "]"
-    return str(value)
-
-
-def family_of(item: t.Union[IPNetwork, IPAddress]) -> str:
-    return "ipv4" if item.version == 4 else "ipv6"
-
-
 # ---------------------------------------------------------------------------------------
 # Parsing
 
@@ -160,6 +139,88 @@ def family_of(item: t.Union[IPNetwork, IPAddress]) -> str:
 # nothing else (no netmask, no zone, no bare address).
 _CIDR_FORM = re.compile(r"^[0-9A-Fa-f:.]+/[0-9]{1,3}$")
 _ADDRESS_FORM = re.compile(r"^[0-9A-Fa-f:.]+$")
+
+
+# Address blocks no cluster network may use, after the IANA IPv4 Special-Purpose Address
+# Registry (iana.org/assignments/iana-ipv4-special-registry), the IPv4 Multicast Address Space
+# Registry, the IANA IPv6 Special-Purpose Address Registry
+# (iana.org/assignments/iana-ipv6-special-registry) and the IPv6 Address Space Registry: the
+# blocks that are not forwardable, are reserved by protocol, or mean something else on the
+# wire. Private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), benchmarking and the
+# documentation prefixes (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32,
+# 3fff::/20) stay allowed: the articles use the documentation prefixes.
+SPECIAL_PURPOSE: t.Tuple[t.Tuple[IPNetwork, str], ...] = tuple(
+    (ipaddress.ip_network(block), name) for block, name in (
+        ("0.0.0.0/8", "\"this network\" (RFC 791), whose addresses are never a destination"),
+        ("0.0.0.0/32", "the unspecified address (RFC 1122)"),
+        ("127.0.0.0/8", "loopback (RFC 1122)"),
+        ("169.254.0.0/16", "link-local (RFC 3927)"),
+        ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
+        ("224.0.0.0/4", "multicast (RFC 5771)"),
+        ("240.0.0.0/4", "reserved for future use (RFC 1112)"),
+        ("255.255.255.255/32", "limited broadcast (RFC 919)"),
+        ("::/128", "the unspecified address (RFC 4291)"),
+        ("::1/128", "loopback (RFC 4291)"),
+        ("::ffff:0:0/96", "IPv4-mapped (RFC 4291)"),
+        ("64:ff9b::/96", "IPv4/IPv6 translation (RFC 6052), which NAT64 turns into IPv4"),
+        ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation (RFC 8215)"),
+        ("100::/64", "discard-only (RFC 6666)"),
+        ("2001::/32", "Teredo (RFC 4380)"),
+        ("2001:10::/28", "ORCHID (RFC 4843, deprecated)"),
+        ("2001:20::/28", "ORCHIDv2 (RFC 7343)"),
+        ("2002::/16", "6to4 (RFC 3056)"),
+        ("::/8", "reserved by the IETF (RFC 4291)"),
+        ("fe80::/10", "link-local (RFC 4291)"),
+        ("fec0::/10", "site-local, deprecated (RFC 3879)"),
+        ("ff00::/8", "multicast (RFC 4291)"),
+    ))
+
+
+# The IPv6 Address Space registry (iana.org/assignments/ipv6-address-space) allocates global
+# unicast (2000::/3) and unique local (fc00::/7) space; the rest is link-local, multicast or
+# reserved by the IETF.
+IPV6_ALLOCATED = (ipaddress.IPv6Network("2000::/3"), ipaddress.IPv6Network("fc00::/7"))
+
+
+# The same blocks as integer ranges: a node address is checked against them without building
+# a network, so that a plan of many thousands of nodes stays quick.
+_SPECIAL_RANGES = tuple((block.version, int(block.network_address), int(block.broadcast_address), block.prefixlen, name)
+                        for block, name in SPECIAL_PURPOSE)
+_IPV6_ALLOCATED_RANGES = tuple((int(block.network_address), int(block.broadcast_address)) for block in IPV6_ALLOCATED)
+
+
+def special_purpose(item: t.Union[IPNetwork, IPAddress]) -> t.Optional[str]:
+    """The special-purpose block a network or address touches: the most specific one holding
+    it, else the largest one inside it; None where it touches none."""
+    if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+        first, last = int(item.network_address), int(item.broadcast_address)
+    else:
+        first = last = int(item)
+    holding: t.Optional[t.Tuple[int, str]] = None
+    inside: t.Optional[t.Tuple[int, str]] = None
+    for version, low, high, prefixlen, name in _SPECIAL_RANGES:
+        if version != item.version or high < first or low > last:
+            continue
+        if low <= first and last <= high:
+            if holding is None or prefixlen > holding[0]:
+                holding = (prefixlen, name)
+        elif inside is None or prefixlen < inside[0]:
+            inside = (prefixlen, name)
+    if holding or inside:
+        return (holding or inside)[1]  # type: ignore[index]
+    if item.version == 6 and not any(low <= first and last <= high for low, high in _IPV6_ALLOCATED_RANGES):
+        return "outside the IPv6 unicast space (2000::/3 global, fc00::/7 unique local), reserved by the IETF (RFC 4291)"
+    return None
+
+
+def _ipv4_mapped(option: str, text: str, address: IPAddress) -> None:
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:
+        # Go's net.ParseIP and net.ParseCIDR return ::ffff:a.b.c.d as the IPv4 address a.b.c.d, so
+        # Kubernetes would read an IPv4 value where an IPv6 one is meant.
+        raise ProblemFound(Problem(
+            option, text, f"is an IPv4-mapped IPv6 address, which Kubernetes (Go) reads as the IPv4 address {mapped}",
+            f"Give {mapped} as the IPv4 value and a real IPv6 address or CIDR as the IPv6 one"))
 
 
 def parse_cidr(option: str, value: t.Any) -> IPNetwork:
@@ -178,11 +239,18 @@ def parse_cidr(option: str, value: t.Any) -> IPNetwork:
         network = ipaddress.ip_network(f"{address}/{int(length_text)}", strict=False)
     except ValueError as exc:
         raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})", f"Write a valid CIDR, {example}")) from None
+    _ipv4_mapped(option, text, address)
     if network.network_address != address:
         raise ProblemFound(Problem(
             option, text,
             f"has host bits set ({address} is not the first address of a /{network.prefixlen})",
             f"Use {network}"))
+    purpose = special_purpose(network)
+    if purpose is not None:
+        raise ProblemFound(Problem(
+            option, text, f"overlaps a special-purpose block of the IANA registries, {purpose}; no cluster network "
+                          f"may hold such addresses",
+            f"Use a private range, e.g. {'10.244.0.0/16' if network.version == 4 else 'fd00:1::/48'}"))
     return network
 
 
@@ -217,16 +285,17 @@ def parse_address(option: str, value: t.Any, family: str, reason: str = "") -> I
         address = ipaddress.ip_address(text)
     except ValueError as exc:
         raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})", f"Write it like {example}")) from None
+    _ipv4_mapped(option, text, address)
     if family_of(address) != family:
         raise ProblemFound(Problem(
             option, text, f"is an {FAMILY_LABEL[family_of(address)]} address where an {label} one belongs",
             f"Give an {label} address here, e.g. {example}, and this one under {family_of(address)}"))
-    for flag, what in (("is_unspecified", "unspecified"), ("is_loopback", "a loopback"),
-                       ("is_link_local", "a link-local"), ("is_multicast", "a multicast")):
-        if getattr(address, flag):
-            raise ProblemFound(Problem(
-                option, text, f"is {what} address; kubelet refuses it as --node-ip",
-                f"Use the node's routable {label} address, e.g. {example}"))
+    purpose = special_purpose(address)
+    if purpose is not None:
+        raise ProblemFound(Problem(
+            option, text, f"is a special-purpose address of the IANA registries, {purpose}; kubelet refuses such a "
+                          f"--node-ip, or other nodes cannot reach it",
+            f"Use the node's routable {label} address, e.g. {example}"))
     return address
 
 
@@ -274,66 +343,6 @@ def parse_cidr_list(option: str, values: t.Any, problems: t.List[Problem],
                     f"Add one, e.g. {examples[family]}"
                     + (" (the ula_prefix filter makes a random RFC 4193 /48)" if family == "ipv6" else "")))
     return result
-
-
-@dataclass(frozen=True)
-class Version:
-    """A release number as users write it: 1.31, v1.31.2, v1.21.1+k3s1, 3.30.7."""
-
-    major: int
-    minor: int
-    patch: t.Optional[int]
-    prerelease: str
-    build: str
-
-    @property
-    def key(self) -> t.Tuple[int, int, int]:
-        return (self.major, self.minor, self.patch or 0)
-
-    @property
-    def normalised(self) -> str:
-        """Without the leading v and without the build (+k3s1) part."""
-        text = f"{self.major}.{self.minor}"
-        if self.patch is not None:
-            text += f".{self.patch}"
-        if self.prerelease:
-            text += f"-{self.prerelease}"
-        return text
-
-    @property
-    def full(self) -> str:
-        """With a leading v and the build part, as k3s names its releases."""
-        return "v" + self.normalised + (f"+{self.build}" if self.build else "")
-
-
-_VERSION_FORM = re.compile(
-    r"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?"
-    r"(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$")
-
-
-def parse_version(option: str, value: t.Any, example: str) -> Version:
-    text = "" if value is None else str(value).strip()
-    match = _VERSION_FORM.match(text)
-    if not match:
-        raise ProblemFound(Problem(
-            option, value, "is not a release number", f"Write it like {example} (major.minor[.patch], an optional v)"))
-    major, minor, patch, prerelease, build = match.groups()
-    return Version(int(major), int(minor), None if patch is None else int(patch), prerelease or "", build or "")
-
-
-def _dotted(version: t.Tuple[int, int, int]) -> str:
-    return ".".join(map(str, version))
-
-
-def _minor(version: t.Tuple[int, int, int]) -> str:
-    return f"{version[0]}.{version[1]}"
-
-
-def _float_hint(version: Version) -> str:
-    # An unquoted 1.30 in YAML is the float 1.3: say so where that is the likely cause.
-    if version.patch is None and version.minor < 10 and version.major == 1:
-        return f" (if you meant 1.{version.minor}0, quote it: YAML reads an unquoted 1.{version.minor}0 as {version.major}.{version.minor})"
-    return ""
 
 
 # ---------------------------------------------------------------------------------------
@@ -514,68 +523,50 @@ def check_calico_capacity(option: str, pool: IPNetwork, block_size: int, node_co
         f"Calico gives every node at least one block", fix)]
 
 
-def node_ip_families(distribution: str, kubernetes: t.Tuple[int, int, int], families: t.Sequence[str]) -> t.List[str]:
-    """The families kubelet's --node-ip holds, primary first: both from 1.20, where the kubelet
-    learned to take a pair, and the primary one before (kubeadm only: k3s dual-stack starts later)."""
-    return list(families[:1]) if distribution == "kubeadm" and tuple(kubernetes) < KUBELET_NODE_IP_PAIR else list(families)
+def _minor(release: t.Tuple[int, ...]) -> str:
+    return f"{release[0]}.{release[1]}"
 
 
 def check_versions(distribution: str, kubernetes: Version, calico: Version, ipv6_encapsulation: str,
                    feature_gates: t.Mapping[str, t.Any]) -> t.Tuple[t.Dict[str, t.Any], t.List[Problem], t.List[str]]:
-    """Version rules; returns the feature gates the cluster must be given, problems, warnings."""
+    """Version rules; returns the feature gates the cluster must be given, problems, warnings.
+
+    The releases are in their components' known ranges already (``rules.parse``)."""
     problems: t.List[Problem] = []
     warnings: t.List[str] = []
     gates: t.Dict[str, t.Any] = dict(feature_gates)
-    key = kubernetes.key
-    if distribution not in DISTRIBUTIONS:
-        problems.append(Problem("distribution", distribution, "is neither kubeadm nor k3s, the two ways this collection builds clusters",
-                                "Use kubeadm or k3s"))
-    if distribution == "kubeadm" and kubernetes.build.startswith("k3s"):
-        problems.append(Problem(
-            "kubernetes_version", kubernetes.full, "is a k3s release but distribution is kubeadm",
-            f"Use the Kubernetes release {kubernetes.normalised}, or set distribution to k3s"))
-    if distribution == "k3s" and key < K3S_DUAL_STACK:
-        problems.append(Problem(
-            "kubernetes_version", kubernetes.full,
-            f"is older than k3s v1.21.0+k3s1, the first k3s with dual-stack{_float_hint(kubernetes)}",
-            "Use v1.23.7+k3s1 or later (dual-stack is stable from there; experimental from v1.21.0+k3s1)"))
-    elif distribution == "k3s" and key < K3S_DUAL_STACK_STABLE:
+    gate_name = rules.DUAL_STACK_GATE
+    if distribution == "k3s" and not rules.k3s_dual_stack_stable(kubernetes):
         warnings.append(
-            f"kubernetes_version: k3s {kubernetes.full} has experimental dual-stack; it is stable from v1.23.7+k3s1")
-    if distribution == "kubeadm" and key < GATE_FIRST:
-        problems.append(Problem(
-            "kubernetes_version", kubernetes.normalised,
-            f"is older than Kubernetes {_dotted(GATE_FIRST)}, the first release with dual-stack (the "
-            f"{DUAL_STACK_GATE} feature gate){_float_hint(kubernetes)}",
-            "Use a release from 1.21 on (1.25 or later needs no feature gate)"))
-    gate = gates.get(DUAL_STACK_GATE)
-    if key >= GATE_REMOVED:
-        if DUAL_STACK_GATE in gates:
+            f"kubernetes_version: k3s {kubernetes} has experimental dual-stack; it is stable from v1.23.7+k3s1")
+    gate = gates.get(gate_name)
+    if rules.gate_removed(kubernetes):
+        if gate_name in gates:
             problems.append(Problem(
-                f"feature_gates.{DUAL_STACK_GATE}", gate,
-                f"names a feature gate that Kubernetes removed in {_minor(GATE_REMOVED)}; "
-                f"{kubernetes.normalised} refuses to start with it",
-                f"Remove {DUAL_STACK_GATE} from feature_gates (dual-stack is always on from 1.23)"))
+                f"feature_gates.{gate_name}", gate,
+                f"names a feature gate that Kubernetes removed in {_minor(rules.GATE_REMOVED)}; "
+                f"{kubernetes} refuses to start with it",
+                f"Remove {gate_name} from feature_gates (dual-stack is always on from 1.23)"))
     elif gate is not None and gate is not True and str(gate).lower() != "true":
         problems.append(Problem(
-            f"feature_gates.{DUAL_STACK_GATE}", gate,
+            f"feature_gates.{gate_name}", gate,
             "turns dual-stack off (or cannot, where the gate is locked on), and this collection builds dual-stack clusters",
-            f"Remove {DUAL_STACK_GATE} from feature_gates"))
-    elif key < GATE_DEFAULT_ON:
+            f"Remove {gate_name} from feature_gates"))
+    elif rules.gate_needed(kubernetes):
         # Alpha releases: every component needs the gate, so the roles pass it on.
-        gates[DUAL_STACK_GATE] = True
-    if distribution == "kubeadm" and GATE_FIRST <= key < KUBELET_NODE_IP_PAIR:
+        gates[gate_name] = True
+    if not rules.node_ip_pair(distribution, kubernetes):
         warnings.append(
-            f"kubernetes_version: the kubelet of {kubernetes.normalised} takes one node-ip address (a pair from "
-            f"{_minor(KUBELET_NODE_IP_PAIR)}), so nodes report only their primary address; pods and Services still "
-            f"get both families")
+            f"kubernetes_version: the kubelet of {kubernetes} takes one node-ip address (a pair from "
+            f"{_minor(rules.KUBELET_NODE_IP_PAIR)}), so nodes report only their primary address; pods and Services "
+            f"still get both families")
     if ipv6_encapsulation not in IPV6_ENCAPSULATIONS:
         problems.append(Problem("calico_ipv6_encapsulation", ipv6_encapsulation, "is not an IPv6 encapsulation Calico has",
                                 "Use none (routed, BGP) or vxlan"))
-    elif ipv6_encapsulation == "vxlan" and calico.key < CALICO_IPV6_VXLAN:
+    elif ipv6_encapsulation == "vxlan" and not rules.calico_ipv6_vxlan(calico):
         problems.append(Problem(
             "calico_ipv6_encapsulation", "vxlan",
-            f"needs Calico {_minor(CALICO_IPV6_VXLAN)} or later, but calico_version is {calico.normalised} "
+            f"needs Calico {_minor(rules.CALICO_IPV6_VXLAN)} or later, but calico_version is {calico} "
             f"(before 3.23 IPv6 pod traffic is routed, never encapsulated)",
             "Set calico_ipv6_encapsulation to none, or use Calico 3.23 or later"))
     return gates, problems, warnings
@@ -609,8 +600,15 @@ def check_nodes(nodes: t.Any, node_networks: t.Mapping[str, IPNetwork],
             problems.append(Problem(f"nodes[{index}]", node, "is not a mapping", "Write it as {name, ipv4, ipv6}"))
             continue
         name = node.get("name")
-        if not isinstance(name, str) or not name.strip():
+        # YAML reads a host named 5 as a number; it is still that host's name.
+        if isinstance(name, int) and not isinstance(name, bool):
+            name = str(name)
+        if name is None or (isinstance(name, str) and not name.strip()):
             problems.append(Problem(f"nodes[{index}].name", name, "is missing", "Give every node its inventory name"))
+            name = f"nodes[{index}]"
+        elif not isinstance(name, str):
+            problems.append(Problem(f"nodes[{index}].name", name, "is not a host name",
+                                    "Give every node its inventory name"))
             name = f"nodes[{index}]"
         elif name in names:
             problems.append(Problem(
@@ -620,7 +618,7 @@ def check_nodes(nodes: t.Any, node_networks: t.Mapping[str, IPNetwork],
             names[name] = index
         addresses: t.Dict[str, IPAddress] = {}
         for family in FAMILIES:
-            option = f"nodes[{index}].{family} ({name})"
+            option = f"nodes[{index}].{family} ({show(name, 60)})"
             try:
                 address = parse_address(option, node.get(family), family, NODE_IP_REASON.get(distribution, ""))
             except ProblemFound as found:
@@ -652,6 +650,11 @@ def check_nodes(nodes: t.Any, node_networks: t.Mapping[str, IPNetwork],
 # ---------------------------------------------------------------------------------------
 # The plan
 
+def _read_whole(given: t.Any, parsed: t.Mapping[str, IPNetwork]) -> bool:
+    """Whether every entry of a CIDR list was read (so checks of its order mean something)."""
+    return isinstance(given, (list, tuple)) and len(given) == len(parsed)
+
+
 def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """Check every rule and derive the plan; raises AddressPlanError listing every problem.
 
@@ -665,9 +668,12 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     pods = parse_cidr_list("pod_cidrs", values["pod_cidrs"], problems)
     services = parse_cidr_list("service_cidrs", values["service_cidrs"], problems)
     node_networks = parse_cidr_list("node_cidrs", values["node_cidrs"], problems, require_both=False)
+    # The primary family is the first pod CIDR's; where that one did not parse, it is unknown
+    # and the order of the Service CIDRs is not judged against a guess.
     primary = next(iter(pods), "ipv4")
     families = [primary] + [family for family in FAMILIES if family != primary]
-    problems.extend(check_primary_order("service_cidrs", services, primary))
+    if _read_whole(values["pod_cidrs"], pods) and _read_whole(values["service_cidrs"], services):
+        problems.extend(check_primary_order("service_cidrs", services, primary))
 
     named = [("pod_cidrs", n) for n in pods.values()] + [("service_cidrs", n) for n in services.values()] \
         + [("node_cidrs", n) for n in node_networks.values()]
@@ -730,16 +736,19 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         calico[f"{family}_block_size"] = block_size
 
     kubernetes_version = calico_version = None
+    if distribution not in DISTRIBUTIONS:
+        problems.append(Problem("distribution", distribution,
+                                "is neither kubeadm nor k3s, the two ways this collection builds clusters",
+                                "Use kubeadm or k3s"))
+    component = "k3s" if distribution == "k3s" else "kubernetes"
     try:
-        kubernetes_version = parse_version(
-            "kubernetes_version", values["kubernetes_version"],
-            "v1.31.2+k3s1" if distribution == "k3s" else "1.31.2")
-    except ProblemFound as found:
-        problems.append(found.problem)
+        kubernetes_version = rules.parse(component, values["kubernetes_version"], "kubernetes_version")
+    except DualstackError as exc:
+        problems.extend(exc.problems)
     try:
-        calico_version = parse_version("calico_version", values["calico_version"], "3.30.7")
-    except ProblemFound as found:
-        problems.append(found.problem)
+        calico_version = rules.parse("calico", values["calico_version"], "calico_version")
+    except DualstackError as exc:
+        problems.extend(exc.problems)
     gates: t.Dict[str, t.Any] = {}
     if kubernetes_version is not None and calico_version is not None:
         gates, version_problems, version_warnings = check_versions(
@@ -760,14 +769,17 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
 
     if kubernetes_version is None or calico_version is None:  # recorded as problems above
         raise AddressPlanError(problems)
-    calico["version"] = calico_version.normalised
+    calico["version"] = str(calico_version)
+    decisions = rules.decisions(distribution, kubernetes_version, calico_version)
     pod_list = [str(pods[family]) for family in families]
-    kubelet_families = node_ip_families(distribution, kubernetes_version.key, families)
+    kubelet_families = families if decisions["node_ip_pair"] else families[:1]
     service_list = [str(services[family]) for family in families]
     return {
+        "schema": PLAN_SCHEMA,
+        "fingerprint": values["fingerprint"] or "",
         "distribution": distribution,
-        "kubernetes_version": kubernetes_version.normalised,
-        "k3s_version": kubernetes_version.full if distribution == "k3s" else None,
+        "kubernetes_version": kubernetes_version.bare,
+        "k3s_version": str(kubernetes_version) if distribution == "k3s" else None,
         "primary_family": primary,
         "families": families,
         "pod_cidrs": pod_list,
@@ -792,6 +804,7 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         "node_capacity": {family: capacity[family] for family in families},
         "feature_gates": gates,
         "calico": calico,
+        "decisions": decisions,
         "warnings": warnings,
     }
 
@@ -817,6 +830,114 @@ def format_plan_table(plan: t.Mapping[str, t.Any]) -> t.List[str]:
 def _columns(rows: t.Sequence[t.Sequence[str]]) -> t.List[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+
+
+# ---------------------------------------------------------------------------------------
+# The plan as consumers read it
+
+_RUN_THE_ROLE = "run the dualstack.kubernetes.address_plan role first (it sets the fact address_plan)"
+
+
+@dataclass(frozen=True)
+class PlannedNode:
+    name: str
+    addresses: t.Mapping[str, str]
+    node_ip: t.Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The address_plan fact as a typed object: what the planner checked, read once.
+
+    ``from_fact`` checks only that the value is the fact the planner writes (a mapping with
+    the keys consumers read); the plan's rules were checked when it was made and are not
+    checked again here. ``fact`` is the mapping itself, for what consumers pass on as it is.
+    """
+
+    fact: t.Mapping[str, t.Any] = field(repr=False)
+    distribution: str
+    families: t.Tuple[str, ...]
+    primary_family: str
+    nodes: t.Mapping[str, PlannedNode]
+    node_mask: t.Mapping[str, int]
+    node_cidr_allocation: bool
+    feature_gates: t.Mapping[str, t.Any]
+
+    REQUIRED = ("distribution", "families", "primary_family", "nodes")
+
+    @classmethod
+    def from_fact(cls, fact: t.Any, *, distribution: t.Optional[str] = None) -> "Plan":
+        """Read the fact; ``distribution`` is what the consumer builds, refused when the plan is for the other."""
+        if isinstance(fact, Plan):
+            return fact
+        if not isinstance(fact, t.Mapping):
+            raise DualstackError(f"address_plan is {type(fact).__name__}, not the plan mapping: {_RUN_THE_ROLE}")
+        missing = [key for key in cls.REQUIRED if key not in fact]
+        if missing:
+            raise DualstackError(f"address_plan lacks {summarise(missing)}: {_RUN_THE_ROLE}")
+        families = tuple(str(family) for family in fact["families"] or ())
+        if sorted(families) != sorted(FAMILIES) or fact["primary_family"] != families[0]:
+            raise DualstackError(Problem(
+                "address_plan.families", list(families),
+                "is not both families, primary first, as the planner writes them", _RUN_THE_ROLE[0].upper() + _RUN_THE_ROLE[1:]))
+        if distribution is not None and fact["distribution"] != distribution:
+            raise DualstackError(Problem(
+                "address_plan.distribution", fact["distribution"], f"is not {distribution}, which this role builds",
+                f"Set address_plan_distribution: {distribution} for this cluster, or use the roles of "
+                f"{fact['distribution']}"))
+        nodes: t.Dict[str, PlannedNode] = {}
+        for name, entry in (fact["nodes"] or {}).items():
+            addresses = {family: str(entry.get(family) or "") for family in families}
+            lacking = [family for family in families if not addresses[family]]
+            if lacking:
+                raise DualstackError(Problem(
+                    f"address_plan.nodes[{show(name, 60)}]", "", f"has no {FAMILY_LABEL[lacking[0]]} address",
+                    f"Set address_plan_node_{lacking[0]} for it and {_RUN_THE_ROLE}"))
+            node_ip = str(entry.get("node_ip") or "")
+            nodes[str(name)] = PlannedNode(
+                str(name), addresses, tuple(node_ip.split(",")) if node_ip else tuple(addresses.values()))
+        return cls(
+            fact=fact, distribution=str(fact["distribution"]), families=families,
+            primary_family=families[0], nodes=nodes,
+            node_mask={family: int(mask) for family, mask in (fact.get("node_mask") or {}).items()},
+            node_cidr_allocation=bool(fact.get("node_cidr_allocation", True)),
+            feature_gates=dict(fact.get("feature_gates") or {}))
+
+    def node(self, name: str) -> PlannedNode:
+        """The planned node of an inventory host; refused, naming the host, when it is not planned."""
+        if name not in self.nodes:
+            raise DualstackError(
+                f"host {show(name, 60)} is not in address_plan.nodes ({summarise(sorted(self.nodes)) or 'none'}): "
+                f"add it to address_plan_node_hosts and give it address_plan_node_ipv4 and address_plan_node_ipv6")
+        return self.nodes[name]
+
+    def addresses(self, name: str) -> t.List[str]:
+        """A node's addresses, primary family first."""
+        node = self.node(name)
+        return [node.addresses[family] for family in self.families]
+
+    def __getitem__(self, key: str) -> t.Any:
+        if key not in self.fact:
+            raise DualstackError(f"address_plan has no {key}: {_RUN_THE_ROLE}")
+        return self.fact[key]
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        return self.fact.get(key, default)
+
+    def decision(self, name: str) -> t.Any:
+        """One of the plan's release decisions (``rules.decisions``)."""
+        decisions = self.fact.get("decisions")
+        if decisions is None:
+            # A plan written by hand carries versions only; the rule book decides the same way.
+            component = "k3s" if self.distribution == "k3s" else "kubernetes"
+            version = self.fact.get("k3s_version") if component == "k3s" else None
+            kubernetes = rules.parse(component, version or self["kubernetes_version"], "address_plan.kubernetes_version")
+            calico_text = (self.fact.get("calico") or {}).get("version")
+            calico = rules.parse("calico", calico_text, "address_plan.calico.version") if calico_text else None
+            decisions = rules.decisions(self.distribution, kubernetes, calico)
+        if decisions.get(name) is None and name.startswith("calico_") or name not in decisions:
+            raise DualstackError(f"address_plan.decisions has no {name}: {_RUN_THE_ROLE}")
+        return decisions[name]
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,8 +33,9 @@ import json
 import re
 import typing as t
 from dataclasses import dataclass, field
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, show
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, show
 
 ENCAPSULATIONS_IPV4 = ("ipip", "ipip-crosssubnet", "vxlan", "vxlan-crosssubnet", "none")
 ENCAPSULATIONS_IPV6 = ("none", "vxlan", "vxlan-crosssubnet")
@@ -57,10 +58,6 @@ _OPERATOR_ENCAP = {
     "none": "None",
 }
 
-# VXLAN for IPv6 pools arrived in Calico v3.23; veth_mtu "0" (auto-detect) in v3.17.
-IPV6_VXLAN_SINCE = (3, 23)
-AUTO_MTU_SINCE = (3, 17)
-
 # calico-node env entries this module adds when missing go right after FELIX_IPV6SUPPORT
 # (or after the last entry), in this order.
 _ENV_ORDER = (
@@ -80,7 +77,6 @@ _ENV_ORDER = (
 )
 
 _IMAGE_VERSION_RE = re.compile(r"(?:^|/)calico/node:v?(\d+)\.(\d+)\.(\d+)")
-_VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+].*)?$")
 _POOL_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _FLOW_ALIAS_RE = re.compile(r"[\[{,][ \t]*\*[^\s,\[\]{}]")
 _BLOCK_SCALAR_RE = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?$")
@@ -107,22 +103,12 @@ class PatchOptions:
     ipv6_block_size: int | None = None
     ipam_ipv4_pools: tuple[str, ...] | None = None
     ipam_ipv6_pools: tuple[str, ...] | None = None
-    calico_version: tuple[int, int, int] | None = None
+    calico_version: rules.Version | None = None
     mode: str = "auto"
 
 
-def parse_version(value: str, option: str = "calico_version") -> tuple[int, int, int]:
-    """'v3.30.7', '3.30.7' or '3.30' as a tuple; raises naming the option otherwise."""
-    match = _VERSION_RE.match(str(value).strip())
-    if not match:
-        raise DualstackError(
-            f"{option}={value!r} is not a Calico version: give it as X.Y.Z, e.g. 3.30.7"
-        )
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def format_version(version: tuple[int, int, int] | None) -> str | None:
-    return None if version is None else "v%d.%d.%d" % version
+def format_version(version: rules.Version | None) -> str | None:
+    return None if version is None else f"v{version}"
 
 
 def _network(option: str, value: t.Any, family: int) -> str:
@@ -286,7 +272,7 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
         if raw.get(name) is not None:
             opts[name] = _ipam_pools(name, raw[name], family)
     if given("calico_version"):
-        opts["calico_version"] = parse_version(raw["calico_version"])
+        opts["calico_version"] = rules.parse("calico", raw["calico_version"], "calico_version")
     mode = str(raw.get("manifest_type") or "auto").strip().lower()
     if mode not in MODES:
         raise DualstackError(f"manifest_type={show(raw.get('manifest_type'))} is not one of {', '.join(MODES)}")
@@ -304,18 +290,18 @@ def validate_options(raw: t.Mapping[str, t.Any]) -> PatchOptions:
     return PatchOptions(**opts)
 
 
-def check_version(opts: PatchOptions, version: tuple[int, int, int] | None, where: str) -> None:
+def check_version(opts: PatchOptions, version: rules.Version | None, where: str) -> None:
     """Refuse what the given Calico version cannot do."""
     if version is None:
         return
     shown = format_version(version)
-    if opts.ipv6_encapsulation in ("vxlan", "vxlan-crosssubnet") and version < IPV6_VXLAN_SINCE:
+    if opts.ipv6_encapsulation in ("vxlan", "vxlan-crosssubnet") and not rules.calico_ipv6_vxlan(version):
         raise DualstackError(
             f"ipv6_encapsulation={opts.ipv6_encapsulation} needs Calico v3.23 or later (VXLAN for IPv6 pools "
             f"arrived in v3.23) but {where} is Calico {shown}: use ipv6_encapsulation=none (IPv6 pod "
             "traffic is then routed between nodes) or a manifest of v3.23 or later"
         )
-    if opts.mtu == "auto" and version < AUTO_MTU_SINCE:
+    if opts.mtu == "auto" and not rules.calico_mtu_auto(version):
         raise DualstackError(
             f"mtu=auto needs Calico v3.17 or later (veth_mtu \"0\" means auto-detect since v3.17) but {where} "
             f"is Calico {shown}: give the MTU as a number (the NIC's MTU minus the encapsulation's overhead)"
@@ -963,7 +949,7 @@ class _Patcher:
 
     # -- manifest mode
 
-    def manifest(self, config: _Document, node_ds: _Document) -> tuple[int, int, int] | None:
+    def manifest(self, config: _Document, node_ds: _Document) -> rules.Version | None:
         self.no_aliases(config, "ConfigMap calico-config")
         self.no_aliases(node_ds, "DaemonSet calico-node")
         container = self._calico_node_container(node_ds)
@@ -985,15 +971,15 @@ class _Patcher:
                 return fields
         raise DualstackError(f"{where} has no container named calico-node: this is not a Calico manifest it can patch")
 
-    def _version(self, container: list[_Node], ds: _Document) -> tuple[int, int, int] | None:
+    def _version(self, container: list[_Node], ds: _Document) -> rules.Version | None:
         image = self.s.find(container, "image")
         found = None
         if image is not None:
             match = _IMAGE_VERSION_RE.search(self.s.scalar(image).value or "")
             if match:
-                found = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+                found = rules.parse("calico", ".".join(match.groups()), "the calico-node image's release")
         given = self.opts.calico_version
-        if found and given and found[:2] != given[:2]:
+        if found and given and found.minor_line != given.minor_line:
             raise DualstackError(
                 f"calico_version={format_version(given)} does not match the manifest's calico/node image "
                 f"({format_version(found)}): drop calico_version or use the manifest of that version"
@@ -1185,7 +1171,7 @@ class _Patcher:
 
     # -- operator mode
 
-    def operator(self, inst: _Document) -> tuple[int, int, int] | None:
+    def operator(self, inst: _Document) -> rules.Version | None:
         o = self.opts
         if o.ipam_ipv4_pools is not None or o.ipam_ipv6_pools is not None:
             raise DualstackError(

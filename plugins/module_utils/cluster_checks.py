@@ -14,15 +14,17 @@ import ipaddress
 import json
 import re
 import typing as t
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.rules import FAMILIES, FAMILY_LABEL
 
 PASS = "pass"
 FAIL = "fail"
 SKIP = "skip"
 
-FAMILIES = ("ipv4", "ipv6")
-FAMILY_LABEL = {"ipv4": "IPv4", "ipv6": "IPv6"}
 
 # What kubectl prints for a column whose JSONPath found nothing.
 _NONE = "<none>"
@@ -272,23 +274,17 @@ def format_table(results: t.Sequence[Result]) -> str:
     return "\n".join(lines)
 
 
-def _plan_families(plan: t.Mapping[str, t.Any]) -> t.List[str]:
-    families = list(plan.get("families") or FAMILIES)
-    for family in families:
-        if family not in FAMILIES:
-            raise DualstackError("address_plan.families: %r is not ipv4 or ipv6; run the "
-                                 "dualstack.kubernetes.address_plan role first" % (family,))
-    return families
+def read_plan(plan: t.Any) -> Plan:
+    """The address_plan fact, read once by the loader (not checked again)."""
+    return Plan.from_fact(plan)
 
 
-def kubernetes_minor(plan: t.Mapping[str, t.Any]) -> t.Tuple[int, int]:
-    """(major, minor) of address_plan.kubernetes_version."""
-    version = str(plan.get("kubernetes_version", ""))
-    match = re.match(r"v?(\d+)\.(\d+)", version)
-    if not match:
-        raise DualstackError("address_plan.kubernetes_version: %r is not a version like 1.31.2; run the "
-                             "dualstack.kubernetes.address_plan role first" % version)
-    return int(match.group(1)), int(match.group(2))
+def _plan_families(plan: t.Any) -> t.List[str]:
+    return list(read_plan(plan).families)
+
+
+def _release(release: t.Tuple[int, ...]) -> str:
+    return "%d.%d" % release[:2]
 
 
 def match_nodes(plan: t.Mapping[str, t.Any], node_addresses: t.Mapping[str, t.List[str]]) -> t.Dict[str, str]:
@@ -328,8 +324,9 @@ def check_node_addresses(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str
         # and the node cannot report the other: that is the release, not a mistake to fix.
         one_address = bool(planned.get("node_ip")) and "," not in str(planned["node_ip"])
         if missing and one_address and have[families[0]]:
-            results.append(result(check, name, SKIP, "reports InternalIP %s only: the kubelet of Kubernetes %s takes "
-                                  "one node-ip (a pair from 1.20)" % (shown, plan.get("kubernetes_version", ""))))
+            detail = "reports InternalIP %s only: the kubelet of Kubernetes %s takes one node-ip (a pair from %s)" % (
+                shown, plan.get("kubernetes_version", ""), _release(rules.KUBELET_NODE_IP_PAIR))
+            results.append(result(check, name, SKIP, detail))
             continue
         if missing:
             fix = "kubelet's node-ip is missing the %s address" % " and ".join(FAMILY_LABEL[f] for f in missing)
@@ -616,9 +613,9 @@ def verify_report(plan: t.Mapping[str, t.Any], nodes: t.Optional[str] = None, po
             results.append(check_ipv6_routes(name, node_reports[host].get("routes"), ipamblocks))
             results.append(check_nat_outgoing(name, node_reports[host].get("nat")))
     if service is None:
-        major, minor = kubernetes_minor(plan)
-        results.append(result("Service clusterIPs", "test Service", SKIP, "Kubernetes %d.%d has no dual-stack Services "
-                              "(ipFamilyPolicy came with 1.20)" % (major, minor)))
+        results.append(result("Service clusterIPs", "test Service", SKIP, "Kubernetes %s has no dual-stack Services "
+                              "(ipFamilyPolicy came with %s)" % (plan.get("kubernetes_version", ""),
+                                                                 _release(rules.SERVICE_IP_FAMILIES))))
     else:
         results.append(check_service(plan, str(service.get("name", "")), parse_cluster_ips(service.get("cluster_ips"))))
         results.extend(check_http(http or []))

@@ -14,22 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem
-
-
-# Oldest release with dual-stack at all (experimental until v1.23.7+k3s1).
-MIN_VERSION = (1, 21, 0)
-# --no-flannel and --no-deploy left the CLI with v1.26.
-LEGACY_FLAGS_LAST_MINOR = 25
-# IPv6DualStack: beta 1.21-1.22, GA 1.23-1.24, removed (an error) from 1.25.
-FEATURE_GATE_REMOVED_MINOR = 25
-# Flannel's vxlan backend carries both families from these patch releases on, and
-# --flannel-ipv6-masq exists from the first releases of 2022.
-FLANNEL_DUALSTACK = {21: 7, 22: 3}
-FLANNEL_IPV6_MASQ = {21: 9, 22: 6, 23: 3}
-# The bundled ServiceLB forwards to every clusterIP from these releases on (k3s PR #4114).
-SERVICELB_DUALSTACK = {21: 7, 22: 3}
 
 CNIS = ("calico", "flannel")
 COMPONENTS = ("coredns", "servicelb", "traefik", "local-storage", "metrics-server", "runtimes")
@@ -53,77 +42,20 @@ SECRET_KEYS = frozenset((
 SECRET_NAME_RE = re.compile(r"token|secret|passw|key|auth|credential", re.I)
 # What stands in a config dict for a secret value until config_yaml writes the file.
 _SECRET_REF_RE = re.compile(r"^\(secret: ([A-Za-z0-9_]+)\.([^\[\]\s]+?)(?:\[(\d+)\])?\)$")
-VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+]k3s(\d+))?$")
-
-
-K3sVersion = Tuple[int, int, int, int]
-
-
-def parse_version(version: Any, option: str = "k3s_server_version") -> K3sVersion:
-    """Split ``v1.31.2+k3s1`` (or ``1.31.2``) into (1, 31, 2, 1)."""
-    match = VERSION_RE.match(str(version).strip())
-    if not match:
-        raise DualstackError(
-            "%s=%r is not a k3s release: write it as vMAJOR.MINOR.PATCH+k3sN, "
-            "for example v1.31.2+k3s1" % (option, version))
-    major, minor, patch, build = match.groups()
-    parsed = (int(major), int(minor), int(patch), int(build or 1))
-    if parsed[:3] < MIN_VERSION:
-        raise DualstackError(
-            "%s=%r predates dual-stack in k3s (first in v1.21.0+k3s1): "
-            "pin v1.21.0+k3s1 or later" % (option, version))
-    return parsed
 
 
 def release_tag(version: Any, option: str = "k3s_server_version") -> str:
     """The GitHub release tag of a version, e.g. ``v1.31.2+k3s1``."""
-    major, minor, patch, build = parse_version(version, option)
-    return "v%d.%d.%d+k3s%d" % (major, minor, patch, build)
+    return str(rules.parse("k3s", version, option))
 
 
-def _at_least(version: K3sVersion, table: Mapping[int, int]) -> bool:
-    """True when the release is at or after the patch given for its minor in ``table``;
-    minors after the last one listed have the feature from their first release."""
-    minor, patch = version[1], version[2]
-    if minor in table:
-        return patch >= table[minor]
-    return minor > max(table)
+def _plan(fact: Any) -> Plan:
+    return Plan.from_fact(fact, distribution="k3s")
 
 
-def _require_plan(plan: Any) -> Mapping[str, Any]:
-    if not isinstance(plan, Mapping):
-        raise DualstackError(
-            "address_plan is %r, not the mapping the address_plan role sets: run "
-            "dualstack.kubernetes.address_plan before this role" % (type(plan).__name__,))
-    missing = [key for key in ("families", "primary_family", "pod_subnet", "service_subnet",
-                               "nodes", "node_mask") if key not in plan]
-    if missing:
-        raise DualstackError(
-            "address_plan lacks %s: run dualstack.kubernetes.address_plan before this role"
-            % ", ".join(missing))
-    if plan.get("distribution", "k3s") != "k3s":
-        raise DualstackError(
-            "address_plan.distribution is %r, but the k3s roles need 'k3s': set "
-            "address_plan_distribution: k3s" % (plan.get("distribution"),))
-    return plan
-
-
-def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
+def node_addresses(plan: Any, node: str) -> List[str]:
     """The node's addresses in primary-family order."""
-    nodes = plan["nodes"]
-    if node not in nodes:
-        raise DualstackError(
-            "host %r is not in address_plan.nodes (%s): add it to address_plan_node_hosts "
-            "and give it address_plan_node_ipv4/address_plan_node_ipv6"
-            % (node, ", ".join(sorted(nodes)) or "none"))
-    entry = nodes[node]
-    addresses = [entry.get(family) for family in plan["families"]]
-    if not all(addresses):
-        raise DualstackError(
-            "host %r has no address for every family %s in address_plan.nodes: set "
-            "address_plan_node_ipv4 and address_plan_node_ipv6 for it"
-            % (node, "/".join(plan["families"])))
-    return [str(address) for address in addresses]
+    return _plan(plan).addresses(node)
 
 
 def url_host(address: str) -> str:
@@ -134,45 +66,20 @@ def url_host(address: str) -> str:
     return address
 
 
-def check_capacity(plan: Mapping[str, Any]) -> None:
-    """Refuse a plan whose cluster CIDR holds fewer node CIDRs than it has nodes.
-
-    The k3s article's ``/96`` cluster CIDR with node mask 96 holds one node: a second
-    node never gets an IPv6 pod CIDR.
-    """
-    plan = _require_plan(plan)
-    if not plan.get("node_cidr_allocation", True):
-        return
-    count = len(plan["nodes"])
-    capacity = plan.get("node_capacity") or {}
-    for family in plan["families"]:
-        room = capacity.get(family)
-        if room is not None and count > int(room):
-            raise DualstackError(
-                "address_plan holds %d %s node CIDR(s) (cluster CIDR %s, node mask /%s) but "
-                "has %d nodes (%s): widen the %s pod CIDR in address_plan_pod_cidrs or "
-                "lengthen address_plan_node_mask_%s"
-                % (int(room), family, _family_cidr(plan, family), plan["node_mask"].get(family),
-                   count, ", ".join(sorted(plan["nodes"])), family, family))
+def _field(plan: Plan, name: str) -> Any:
+    return plan[name]
 
 
-def _family_cidr(plan: Mapping[str, Any], family: str) -> str:
-    for cidr in plan.get("pod_cidrs") or str(plan["pod_subnet"]).split(","):
-        if (":" in cidr) == (family == "ipv6"):
-            return cidr
-    return "?"
-
-
-def _feature_gate_args(version: K3sVersion, gates: Mapping[str, Any]) -> List[str]:
+def _feature_gate_args(version: rules.Version, gates: Mapping[str, Any]) -> List[str]:
     if not gates:
         return []
     if not isinstance(gates, Mapping):
         raise DualstackError(
             "feature gates %r are not a mapping: give them as {Name: true}" % (gates,))
-    if "IPv6DualStack" in gates and version[1] >= FEATURE_GATE_REMOVED_MINOR:
+    if rules.DUAL_STACK_GATE in gates and rules.gate_removed(version):
         raise DualstackError(
-            "feature gate IPv6DualStack was removed in Kubernetes 1.25 and k3s v1.%d refuses it: "
-            "drop it from k3s_server_feature_gates/k3s_agent_feature_gates" % version[1])
+            "feature gate IPv6DualStack was removed in Kubernetes 1.25 and k3s %s refuses it: "
+            "drop it from k3s_server_feature_gates/k3s_agent_feature_gates" % version)
     pairs = []
     for name in sorted(gates):
         value = gates[name]
@@ -254,7 +161,7 @@ def _resolve(value: Any, secrets: Optional[Mapping[str, Any]]) -> Any:
     return str(items[int(index)])
 
 
-def server_config(plan: Mapping[str, Any], node: str, version: Any,
+def server_config(plan: Any, node: str, version: Any,
                   cni: str = "calico", disable: Sequence[str] = (),
                   feature_gates: Optional[Mapping[str, Any]] = None,
                   extra_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
@@ -263,15 +170,10 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
     Returns ``{"config": {...}, "warnings": [...]}``; the config dict keeps the order in
     which the file lists the keys.
     """
-    plan = _require_plan(plan)
-    ver = parse_version(version, "k3s_server_version")
+    plan = _plan(plan)
+    ver = rules.parse("k3s", version, "k3s_server_version")
     warnings: List[str] = []
     addresses = node_addresses(plan, node)
-    if len(plan["families"]) != 2:
-        raise DualstackError(
-            "address_plan has the families %s; k3s_server builds dual-stack clusters: give "
-            "address_plan_pod_cidrs and address_plan_service_cidrs one CIDR per family"
-            % (plan["families"],))
     if cni not in CNIS:
         raise DualstackError(
             "k3s_server_cni=%r is not supported: use one of %s" % (cni, ", ".join(CNIS)))
@@ -281,12 +183,12 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
         raise DualstackError(
             "k3s_server_disable has %s, which k3s does not bundle: use items of %s"
             % (", ".join(map(repr, unknown)), ", ".join(COMPONENTS)))
-    legacy = ver[1] <= LEGACY_FLAGS_LAST_MINOR
+    legacy = rules.k3s_legacy_flags(ver)
 
     config: Dict[str, Any] = {
         "node-ip": ",".join(addresses),
-        "cluster-cidr": str(plan["pod_subnet"]),
-        "service-cidr": str(plan["service_subnet"]),
+        "cluster-cidr": str(_field(plan, "pod_subnet")),
+        "service-cidr": str(_field(plan, "service_subnet")),
     }
     if cni == "calico":
         # The article's v1.21 unit used --no-flannel; it left the CLI with v1.26.
@@ -296,16 +198,16 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
             config["flannel-backend"] = "none"
         config["disable-network-policy"] = True
     else:
-        if not _at_least(ver, FLANNEL_DUALSTACK):
+        if not rules.k3s_flannel_dualstack(ver):
             raise DualstackError(
                 "k3s %s has no dual-stack flannel (from v1.21.7/v1.22.3): use "
-                "k3s_server_cni: calico or pin a later k3s_server_version" % release_tag(version))
-        if not _at_least(ver, FLANNEL_IPV6_MASQ):
+                "k3s_server_cni: calico or pin a later k3s_server_version" % ver)
+        if not rules.k3s_flannel_ipv6_masq(ver):
             raise DualstackError(
                 "k3s %s has no --flannel-ipv6-masq (from v1.21.9/v1.22.6/v1.23.3), so IPv6 pods "
                 "could not reach outside the cluster: pin a later k3s_server_version or use "
-                "k3s_server_cni: calico" % release_tag(version))
-        if not plan.get("node_cidr_allocation", True):
+                "k3s_server_cni: calico" % ver)
+        if not plan.node_cidr_allocation:
             raise DualstackError(
                 "flannel needs a node CIDR per node but address_plan turns node CIDR "
                 "allocation off: use k3s_server_cni: calico or turn allocation on")
@@ -313,15 +215,15 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
         config["flannel-ipv6-masq"] = True
     if disable:
         config["disable"] = disable
-    if "servicelb" not in disable and not _at_least(ver, SERVICELB_DUALSTACK):
+    if "servicelb" not in disable and not rules.servicelb_dualstack(ver):
         warnings.append(
             "k3s %s's bundled ServiceLB forwards IPv4 only (dual-stack from v1.21.7/v1.22.3): "
-            "add servicelb to k3s_server_disable or pin a later version" % release_tag(version))
+            "add servicelb to k3s_server_disable or pin a later version" % ver)
 
     controller_args: List[str] = []
-    if plan.get("node_cidr_allocation", True):
-        for family in plan["families"]:
-            controller_args.append("node-cidr-mask-size-%s=%s" % (family, plan["node_mask"][family]))
+    if plan.node_cidr_allocation:
+        for family in plan.families:
+            controller_args.append("node-cidr-mask-size-%s=%s" % (family, plan.node_mask[family]))
     else:
         controller_args.append("allocate-node-cidrs=false")
     gate_args = _feature_gate_args(ver, feature_gates or {})
@@ -338,12 +240,12 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
     return {"config": config, "warnings": warnings, "secret": has_secrets(config)}
 
 
-def agent_config(plan: Mapping[str, Any], node: str, server: str, version: Any,
+def agent_config(plan: Any, node: str, server: str, version: Any,
                  port: int = 6443, feature_gates: Optional[Mapping[str, Any]] = None,
                  extra_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Keys of a k3s agent's config.yaml: the server it joins and its two addresses."""
-    plan = _require_plan(plan)
-    ver = parse_version(version, "k3s_agent_version")
+    plan = _plan(plan)
+    ver = rules.parse("k3s", version, "k3s_agent_version")
     addresses = node_addresses(plan, node)
     if server == node:
         raise DualstackError(

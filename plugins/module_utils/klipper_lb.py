@@ -21,9 +21,10 @@ from typing import Any, Callable, Optional
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem, show
 
 
-# k3s-io/klipper-lb v0.4.13: DEST_IPS with both families (v0.3.2+), SRC_RANGES
-# (v0.4.0+), and a family whose forwarding sysctl is 0 is skipped instead of
-# crashing the container (v0.4.9+). k3s itself moved its ServiceLB to this tag.
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+
+# k3s-io/klipper-lb v0.4.13 reads what the dest_ips format writes (rules.klipper_dest_ips)
+# and skips a family whose forwarding sysctl is 0; k3s itself moved its ServiceLB to this tag.
 DEFAULT_IMAGE = "rancher/klipper-lb:v0.4.13"
 
 FORMATS = ("dest_ips", "split")
@@ -221,6 +222,21 @@ def service_ports(service: dict, fmt: str) -> list:
     return result
 
 
+def check_image(image: str) -> None:
+    """Refuse a klipper-lb image whose tag predates what the dest_ips format writes.
+
+    Only tags of klipper-lb itself are judged; a digest or another image's tag is the user's choice.
+    """
+    name, tag = str(image).rpartition(":")[::2]
+    if "/" in tag or not name.rsplit("/", 1)[-1] == "klipper-lb" or not tag[:1] in "v0123456789" or not tag:
+        return
+    version = rules.parse("klipper_lb", tag, "the tag of image %s" % image)
+    if not rules.klipper_dest_ips(version):
+        raise DualstackError(
+            "image %s is klipper-lb %s, which reads no DEST_IPS and SRC_RANGES (from v0.4.0; before v0.3.2 "
+            "DEST_IP holds one IPv4 address): use %s or a later tag" % (image, version, DEFAULT_IMAGE.rsplit(":", 1)[1]))
+
+
 def container_name(port: int, protocol: str, fmt: str) -> str:
     """k3s ServiceLB's lb-<proto>-<port>, or the article's lb-port-<port> for the fork."""
     if fmt == "split":
@@ -310,6 +326,8 @@ def build_daemonset(
             "eumel8/klipper-lb dual-stack branch) read DEST_IP and DEST_IP6; set image to the "
             "fork you build or mirror, pinned by tag or digest, or use format dest_ips"
         )
+    if fmt == "dest_ips" and image:
+        check_image(image)
     destinations = service_destinations(service)
     ports = service_ports(service, fmt)
     namespace = meta.get("namespace") or "default"

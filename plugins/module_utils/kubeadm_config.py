@@ -17,54 +17,29 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import node_ip_families
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
-
-KUBEADM_GROUP = "kubeadm.k8s.io"
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
 KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
 
-# First minor release of each config API this collection renders, and the first
-# minor release in which kubeadm no longer reads it.
-API_RANGES = {
-    "v1beta2": (15, 26),
-    "v1beta3": (22, None),
-    "v1beta4": (31, None),
-}
-
 TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 CA_CERT_HASH_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
-VERSION_PATTERN = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 
 
-def parse_version(version: str) -> Tuple[int, int, int]:
-    """Return (major, minor, patch) of a Kubernetes version such as ``1.31.2`` or ``v1.18.5``."""
-    match = VERSION_PATTERN.match(str(version).strip())
-    if not match:
-        raise DualstackError(
-            "kubernetes_version %r is not a Kubernetes release version; "
-            "write it as MAJOR.MINOR.PATCH, for example 1.31.2" % (version,)
-        )
-    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+def _plan(fact: Any) -> Plan:
+    return Plan.from_fact(fact, distribution="kubeadm")
 
 
-def api_version_for(version: str) -> str:
-    """The kubeadm config API this collection writes for a Kubernetes version.
+def _read(plan: Plan, *names: str) -> List[Any]:
+    """Plan values and decisions by name, a missing one refused as this module's error."""
+    return [plan.decision(name) if name == "kubeadm_api_version" else plan[name] for name in names]
 
-    v1beta2 up to 1.21, v1beta3 for 1.22 to 1.30 (v1beta2 is gone from 1.26), v1beta4 from 1.31.
-    """
-    major, minor, _patch = parse_version(version)
-    if major != 1 or minor < 15:
-        raise DualstackError(
-            "kubernetes_version %r is older than 1.15, the first kubeadm with dual-stack "
-            "settings; use 1.15 or later" % (version,)
-        )
-    if minor <= 21:
-        return KUBEADM_GROUP + "/v1beta2"
-    if minor <= 30:
-        return KUBEADM_GROUP + "/v1beta3"
-    return KUBEADM_GROUP + "/v1beta4"
+
+def api_version_for(version: Any) -> str:
+    """The kubeadm config API this collection writes for a Kubernetes version (the rule book's)."""
+    return rules.kubeadm_api_version(rules.parse("kubernetes", version, "kubernetes_version"))
 
 
 def extra_args(api_version: str, args: Mapping[str, Any]) -> Any:
@@ -74,50 +49,20 @@ def extra_args(api_version: str, args: Mapping[str, Any]) -> Any:
     Flags are sorted so that the rendered file does not change between runs.
     """
     names = sorted(args)
-    if api_version.endswith("/v1beta4"):
+    if rules.kubeadm_extra_args_as_list(api_version):
         return [{"name": name, "value": str(args[name])} for name in names]
     return {name: str(args[name]) for name in names}
 
 
-def _plan_field(plan: Mapping[str, Any], name: str) -> Any:
-    if name not in plan:
-        raise DualstackError(
-            "address_plan has no %r: run the dualstack.kubernetes.address_plan role first "
-            "so that the plan is complete" % (name,)
-        )
-    return plan[name]
+def node_addresses(plan: Any, node: str) -> List[str]:
+    """The node's addresses, primary family first."""
+    return _plan(plan).addresses(node)
 
 
-def node_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
-    """The node's addresses, primary family first (what kubelet's node-ip takes)."""
-    nodes = _plan_field(plan, "nodes")
-    if node not in nodes:
-        raise DualstackError(
-            "node %r is not in address_plan.nodes (%s); add it to address_plan_node_hosts "
-            "and give it address_plan_node_ipv4 and address_plan_node_ipv6"
-            % (node, ", ".join(sorted(nodes)) or "none")
-        )
-    entry = nodes[node]
-    families = _plan_field(plan, "families")
-    missing = [family for family in families if not entry.get(family)]
-    if missing:
-        raise DualstackError(
-            "node %r has no %s address in address_plan.nodes; set address_plan_node_%s "
-            "for it" % (node, missing[0], missing[0])
-        )
-    return [str(entry[family]) for family in families]
-
-
-def node_ip_addresses(plan: Mapping[str, Any], node: str) -> List[str]:
-    """What kubelet's --node-ip gets: the plan's node_ip, which holds both addresses from 1.20,
-    where the kubelet learned to take a dual-stack pair, and the primary one before. A plan
-    written by hand without node_ip gets the same rule here."""
-    addresses = node_addresses(plan, node)
-    node_ip = str(plan["nodes"][node].get("node_ip") or "")
-    if node_ip:
-        return node_ip.split(",")
-    version = parse_version(str(_plan_field(plan, "kubernetes_version")))
-    return addresses[:len(node_ip_families("kubeadm", version, _plan_field(plan, "families")))]
+def node_ip_addresses(plan: Any, node: str) -> List[str]:
+    """What kubelet's --node-ip gets: the plan's node_ip (both addresses where the release's
+    kubelet takes a pair, the primary one before)."""
+    return list(_plan(plan).node(node).node_ip)
 
 
 def bracket(address: str) -> str:
@@ -144,21 +89,6 @@ def _cri_socket(api_version: str, cri_socket: str) -> str:
     if api_version.endswith("/v1beta2") and cri_socket.startswith("unix://"):
         return cri_socket[len("unix://"):]
     return cri_socket
-
-
-def _check_plan(plan: Mapping[str, Any]) -> None:
-    distribution = plan.get("distribution")
-    if distribution != "kubeadm":
-        raise DualstackError(
-            "address_plan.distribution is %r but the kubeadm roles need 'kubeadm'; set "
-            "address_plan_distribution: kubeadm for this cluster" % (distribution,)
-        )
-    families = _plan_field(plan, "families")
-    if sorted(families) != ["ipv4", "ipv6"]:
-        raise DualstackError(
-            "address_plan.families is %r; a dual-stack kubeadm cluster needs both ipv4 and "
-            "ipv6 pod and service CIDRs" % (families,)
-        )
 
 
 def _bind_port(bind_port: Any) -> int:
@@ -194,18 +124,17 @@ def _component_feature_gates(plan: Mapping[str, Any]) -> Dict[str, bool]:
     return {str(k): bool(v) for k, v in (plan.get("feature_gates") or {}).items()}
 
 
-def init_documents(plan: Mapping[str, Any], node: str, *, node_name: str = "",
+def init_documents(plan: Any, node: str, *, node_name: str = "",
                    bind_port: Any = 6443, control_plane_endpoint: str = "",
                    cluster_name: str = "kubernetes", cgroup_driver: str = "systemd",
                    cri_socket: str = "unix:///run/containerd/containerd.sock",
                    kubelet_extra_args: Optional[Mapping[str, Any]] = None,
                    ignore_preflight_errors: Sequence[str] = ()) -> List[Dict[str, Any]]:
     """Documents for ``kubeadm init --config`` on ``node``, in the config API of the plan's version."""
-    _check_plan(plan)
-    version = str(_plan_field(plan, "kubernetes_version"))
-    api = api_version_for(version)
+    plan = _plan(plan)
+    api, version = _read(plan, "kubeadm_api_version", "kubernetes_version")
     port = _bind_port(bind_port)
-    primary = _plan_field(plan, "primary_family")
+    primary = plan.primary_family
     addresses = node_addresses(plan, node)
     gates = _component_feature_gates(plan)
 
@@ -219,7 +148,7 @@ def init_documents(plan: Mapping[str, Any], node: str, *, node_name: str = "",
 
     controller_manager: Dict[str, Any] = {}
     if plan.get("node_cidr_allocation", True):
-        mask = _plan_field(plan, "node_mask")
+        mask = plan.node_mask
         controller_manager["node-cidr-mask-size-ipv4"] = int(mask["ipv4"])
         controller_manager["node-cidr-mask-size-ipv6"] = int(mask["ipv6"])
     else:
@@ -241,10 +170,10 @@ def init_documents(plan: Mapping[str, Any], node: str, *, node_name: str = "",
         "apiVersion": api,
         "kind": "ClusterConfiguration",
         "clusterName": cluster_name,
-        "kubernetesVersion": "v%d.%d.%d" % parse_version(version),
+        "kubernetesVersion": "v" + str(version).lstrip("v"),
         "networking": {
-            "podSubnet": str(_plan_field(plan, "pod_subnet")),
-            "serviceSubnet": str(_plan_field(plan, "service_subnet")),
+            "podSubnet": str(_read(plan, "pod_subnet")[0]),
+            "serviceSubnet": str(_read(plan, "service_subnet")[0]),
         },
         "controllerManager": {"extraArgs": extra_args(api, controller_manager)},
     }
@@ -266,7 +195,7 @@ def init_documents(plan: Mapping[str, Any], node: str, *, node_name: str = "",
     proxy: Dict[str, Any] = {
         "apiVersion": KUBE_PROXY_API,
         "kind": "KubeProxyConfiguration",
-        "clusterCIDR": str(plan["pod_subnet"]),
+        "clusterCIDR": str(_read(plan, "pod_subnet")[0]),
     }
     if gates:
         kubelet["featureGates"] = dict(sorted(gates.items()))
@@ -274,7 +203,7 @@ def init_documents(plan: Mapping[str, Any], node: str, *, node_name: str = "",
     return [init, cluster, kubelet, proxy]
 
 
-def join_documents(plan: Mapping[str, Any], node: str, *, api_server: str, token: str,
+def join_documents(plan: Any, node: str, *, api_server: str, token: str,
                    ca_cert_hashes: Sequence[str], node_name: str = "",
                    cri_socket: str = "unix:///run/containerd/containerd.sock",
                    kubelet_extra_args: Optional[Mapping[str, Any]] = None,
@@ -283,8 +212,8 @@ def join_documents(plan: Mapping[str, Any], node: str, *, api_server: str, token
 
     The error messages never quote the token: it is a credential.
     """
-    _check_plan(plan)
-    api = api_version_for(str(_plan_field(plan, "kubernetes_version")))
+    plan = _plan(plan)
+    api = _read(plan, "kubeadm_api_version")[0]
     if not TOKEN_PATTERN.match(str(token)):
         raise DualstackError(
             "the bootstrap token is not of the form [a-z0-9]{6}.[a-z0-9]{16}; create it "

@@ -15,12 +15,14 @@ import shutil
 import subprocess
 import typing as t
 from xml.sax.saxutils import escape
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.files import os_error, plan_file
 
 
-FAMILIES = ("ipv4", "ipv6")
-LABEL = {"ipv4": "IPv4", "ipv6": "IPv6"}
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.rules import FAMILY_LABEL
+
+LABEL = FAMILY_LABEL
 BITS = {"ipv4": 32, "ipv6": 128}
 # The kube-apiserver's IPv6 Service IP allocator keeps a bitmap of at most 2^16 addresses.
 IPV6_SERVICE_ALLOCATOR_CAP = 65536
@@ -44,11 +46,8 @@ def _family_of(cidr: str) -> str:
 
 
 def families(plan: t.Mapping[str, t.Any]) -> t.List[str]:
-    values = list(_require(plan, "families"))
-    for family in values:
-        if family not in FAMILIES:
-            raise DualstackError("address_plan.families: %r is not ipv4 or ipv6" % (family,))
-    return values
+    """The plan's families, primary first, as the plan loader reads them."""
+    return list(Plan.from_fact(plan).families)
 
 
 def by_family(cidrs: t.Optional[t.Iterable[str]]) -> t.Dict[str, str]:

@@ -26,7 +26,10 @@ description:
     allocation is off; Calico pools lie inside the pod CIDRs, block sizes are 20..32 (IPv4) and 116..128
     (IPv6) and each pool has a block for every node; every node has a unique name and exactly one routable
     address of each family, inside O(node_cidrs) where given and outside the pod and Service networks; the
-    IPv6DualStack feature gate is set below Kubernetes 1.21 and not set from 1.25; k3s is v1.21 or later;
+    IPv6DualStack feature gate is set below Kubernetes 1.21 and not set from 1.25; every release is within the
+    range the collection knows for its component, and no pre-release; no CIDR or node address touches a
+    special-purpose block of the IANA registries (loopback, link-local, multicast, reserved, IPv4-mapped, ...;
+    the documentation prefixes are allowed);
     IPv6 VXLAN needs Calico 3.23 or later.'
   - The plan is returned as the fact C(address_plan); run with C(run_once), every host of the play gets it.
     The role C(dualstack.kubernetes.address_plan) does exactly that at the start of every role of the
@@ -87,13 +90,14 @@ options:
     choices: [kubeadm, k3s]
   kubernetes_version:
     description:
-      - The Kubernetes release (V(1.31), V(1.31.2), V(v1.31.2)) or, for k3s, the k3s release (V(v1.31.2+k3s1)).
+      - The Kubernetes release (V(1.31.2) or V(v1.31.2)) or, for k3s, the k3s release tag (V(v1.31.2+k3s1)).
+      - Kubernetes 1.15.0 to 1.37.x, k3s v1.21.0+k3s1 to v1.37.x; pre-releases (V(1.32.0-rc.1)) are refused.
       - Quote it in YAML; an unquoted V(1.30) is read as the number 1.3.
     type: str
     required: true
   calico_version:
     description:
-      - The Calico release, for example V(3.30.7) or V(v3.30.7).
+      - The Calico release, for example V(3.30.7) or V(v3.30.7); 3.15.0 to 3.30.x.
     type: str
     required: true
   calico_ipv4_block_size:
@@ -133,6 +137,12 @@ options:
         (V(address_plan_) turns C(pod_cidrs) into C(address_plan_pod_cidrs) and a node's C(ipv6) into
         C(address_plan_node_ipv6 of <node>)).
       - The returned plan is the same either way.
+    type: str
+    default: ""
+  fingerprint:
+    description:
+      - A digest of the inputs, returned in the plan as it is. The role C(dualstack.kubernetes.address_plan) sets it
+        and skips the check when every host already has a plan of the same fingerprint.
     type: str
     default: ""
 extends_documentation_fragment:
@@ -317,6 +327,28 @@ ansible_facts:
             ipv4_block_size: 26
             ipv6_block_size: 122
             ipv6_encapsulation: none
+        schema:
+          description: The layout version of the plan; consumers refuse a fact of another layout.
+          type: int
+          sample: 2
+        fingerprint:
+          description: The O(fingerprint) the plan was computed with.
+          type: str
+          sample: 3f1c0a...
+        decisions:
+          description:
+            - Every release-dependent choice, so that roles and templates read a decision instead of comparing versions.
+            - V(node_ip_pair) kubelet's --node-ip holds both addresses (Kubernetes 1.20 on);
+              V(service_ip_families) Services take C(ipFamilies), C(ipFamilyPolicy) and C(clusterIPs) (1.20 on);
+              V(feature_gate_needed) components need C(IPv6DualStack=true) (before 1.21);
+              V(kubeadm_api_version) the kubeadm config API written; V(kubeadm_extra_args_list) its extraArgs are
+              name/value lists (v1beta4); V(kubernetes_apt_packages) pkgs.k8s.io has the release (1.24 on);
+              V(k3s_dual_stack_stable), V(k3s_legacy_flags) (C(--no-flannel), up to v1.25),
+              V(k3s_flannel_dualstack), V(k3s_flannel_ipv6_masq), V(servicelb_dualstack) (v1.21.7/v1.22.3 on),
+              V(traefik_layout) the values layout of the bundled Traefik chart (null where unknown);
+              V(calico_mtu_auto) (3.17 on) and V(calico_ipv6_vxlan) (3.23 on).
+          type: dict
+          sample: {node_ip_pair: true, service_ip_families: true, calico_mtu_auto: true, calico_ipv6_vxlan: true}
         warnings:
           description: What the plan allows but should be known (also shown as task warnings).
           type: list
@@ -332,7 +364,7 @@ table:
     - "family  pods           services      node mask  max nodes  API IP     DNS IP      Calico pool"
     - "ipv4    10.244.0.0/16  10.96.0.0/12  /24        256        10.96.0.1  10.96.0.10  10.244.0.0/16 /26"
 problems:
-  description: Every problem of a refused plan, one message each.
+  description: The problems of a refused plan, one message each; past ten, the first ten and how many more.
   returned: failure
   type: list
   elements: str

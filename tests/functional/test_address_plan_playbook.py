@@ -134,6 +134,11 @@ def test_accepted_plan_reaches_every_node(repo, nodes):
     table = next(task for task in run.tasks if task["task"]["name"].endswith("Show the address plan"))
     (shown,) = table["hosts"].values()
     assert shown["msg"][0] == "kubeadm 1.31.2, Calico 3.30.7, primary family ipv4"
+    # The plan is computed once per run: the second play's role finds it current on every host
+    # and skips the check (a run_once task, so one host reports for all).
+    first, again = [task["hosts"] for task in run.tasks if task["task"]["name"] == PLAN_TASK]
+    assert len(first) == 1 and not any(result.get("skipped") for result in first.values())
+    assert len(again) == 1 and all(result.get("skipped") for result in again.values()), again
 
 
 def test_article_plans_are_the_seeds_values(shared):

@@ -48,7 +48,7 @@ def test_binary_with_a_wrong_checksum_is_refused_before_anything_is_installed(tm
     good = "sha256:" + hashlib.sha256(binary.read_bytes()).hexdigest()
     wrong = "sha256:" + "0" * 64
     rc, out = run_play(tmp_path, "dualstack.kubernetes.kubeadm_node", {
-        "address_plan": {"kubernetes_version": "1.31.2"},
+        "address_plan": {"kubernetes_version": "1.31.2", "decisions": {"kubernetes_apt_packages": True}},
         "kubeadm_node_binaries_source": "files",
         "kubeadm_node_binaries": [
             {"name": "kubeadm", "src": str(binary), "checksum": good},
@@ -64,7 +64,7 @@ def test_binary_with_a_wrong_checksum_is_refused_before_anything_is_installed(tm
 
 def test_missing_kubelet_binary_is_named(tmp_path):
     rc, out = run_play(tmp_path, "dualstack.kubernetes.kubeadm_node", {
-        "address_plan": {"kubernetes_version": "1.31.2"},
+        "address_plan": {"kubernetes_version": "1.31.2", "decisions": {"kubernetes_apt_packages": True}},
         "kubeadm_node_binaries_source": "files",
         "kubeadm_node_binaries": [{"name": "kubeadm", "src": "/nonexistent", "checksum": "sha256:00"}],
     })
@@ -74,7 +74,7 @@ def test_missing_kubelet_binary_is_named(tmp_path):
 
 def test_apt_source_needs_a_pinned_key(tmp_path):
     rc, out = run_play(tmp_path, "dualstack.kubernetes.kubeadm_node", {
-        "address_plan": {"kubernetes_version": "1.31.2"},
+        "address_plan": {"kubernetes_version": "1.31.2", "decisions": {"kubernetes_apt_packages": True}},
     })
     assert rc != 0 and "kubeadm_master_apt_key_checksum" in out
     assert "Install containerd" not in out

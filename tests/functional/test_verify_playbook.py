@@ -32,6 +32,8 @@ PLAN = {
         'worker': {'ipv4': '192.168.1.12', 'ipv6': '2001:db8::12', 'node_ip': '192.168.1.12,2001:db8::12'},
     },
     'calico': {'version': '3.30.7', 'ipv4_pool_cidr': '10.244.0.0/16', 'ipv6_pool_cidr': 'fd00:1::/48'},
+    # What the planner decides for Kubernetes 1.31.2 and Calico 3.30.7.
+    'decisions': {'service_ip_families': True, 'node_ip_pair': True, 'calico_mtu_auto': True, 'calico_ipv6_vxlan': True},
 }
 # Read-only, so that it can be a default argument.
 DEFAULT_PLAN = types.MappingProxyType(PLAN)

@@ -42,7 +42,7 @@ def test_join_config_and_endpoint():
 
 
 def test_errors_become_filter_errors_named_after_the_filter():
-    with pytest.raises(AnsibleFilterError, match=r"^dualstack.kubernetes.kubeadm_api_version: kubernetes_version '1.12.0'"):
+    with pytest.raises(AnsibleFilterError, match=r"^dualstack.kubernetes.kubeadm_api_version: kubernetes_version: 1.12.0 is outside"):
         FILTERS["kubeadm_api_version"]("1.12.0")
     with pytest.raises(AnsibleFilterError, match="kubeadm_ca_cert_hash: .*not a PEM"):
         FILTERS["kubeadm_ca_cert_hash"]("nothing")

@@ -45,5 +45,5 @@ def test_unreadable_output_becomes_a_filter_error(filters):
 
 
 def test_input_that_is_not_a_plan_is_refused(filters):
-    with pytest.raises(AnsibleFilterError, match="must be the address_plan fact"):
+    with pytest.raises(AnsibleFilterError, match="is str, not the plan mapping: run the dualstack.kubernetes.address_plan role"):
         filters["verify_probes"]("not a plan", nodes=NODES)

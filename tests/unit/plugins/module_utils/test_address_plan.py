@@ -12,6 +12,7 @@ import typing as t
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import address_plan as ap
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
 from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
 # The articles' inputs, from the one place the unit tests share (article_plans); each
@@ -433,21 +434,33 @@ def test_a_plan_without_nodes_is_refused():
 
 # --- versions -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, normalised, full", [
-    ("1.31", "1.31", "v1.31"),
-    ("v1.31.2", "1.31.2", "v1.31.2"),
-    ("v1.21.1+k3s1", "1.21.1", "v1.21.1+k3s1"),
-    ("1.32.0-rc.1", "1.32.0-rc.1", "v1.32.0-rc.1"),
+@pytest.mark.parametrize("component, text, shown", [
+    ("kubernetes", "1.31.2", "1.31.2"),
+    ("kubernetes", "v1.31.2", "1.31.2"),
+    ("k3s", "v1.21.1+k3s1", "v1.21.1+k3s1"),
+    ("k3s", "1.21.1+k3s2", "v1.21.1+k3s2"),
+    ("calico", "v3.30.7", "3.30.7"),
 ])
-def test_versions_in_every_usual_form_are_read(text, normalised, full):
-    version = ap.parse_version("kubernetes_version", text, "1.31.2")
-    assert (version.normalised, version.full) == (normalised, full)
+def test_versions_in_every_usual_form_are_read(component, text, shown):
+    assert str(rules.parse(component, text, "kubernetes_version")) == shown
 
 
-@pytest.mark.parametrize("text", ["1", "1.31.x", "latest", "", "v1.031"])
-def test_versions_that_are_no_release_number_are_refused(text):
+@pytest.mark.parametrize("text, words", [
+    ("1", "is not a Kubernetes release number"),
+    ("1.31.x", "is not a Kubernetes release number"),
+    ("latest", "is not a Kubernetes release number"),
+    ("", "is not a Kubernetes release number"),
+    ("v1.031", "names a release line"),
+    # The plan takes no release line that kubeadm_node would then refuse.
+    ("1.31", "names a release line"),
+    # A release candidate is never read as its release.
+    ("1.32.0-rc.1", "is a pre-release"),
+    ("1.14.10", "outside the Kubernetes releases this collection supports, 1.15.0 to 1.37.x"),
+    ("1.38.0", "outside the Kubernetes releases this collection supports, 1.15.0 to 1.37.x"),
+])
+def test_versions_that_are_no_release_number_are_refused(text, words):
     problem = only_problem(plan_with(kubernetes_version=text))
-    assert problem.option == "kubernetes_version" and "is not a release number" in problem.rule
+    assert problem.option == "kubernetes_version" and words in problem.rule
 
 
 @pytest.mark.parametrize("version, gates", [
@@ -456,7 +469,7 @@ def test_versions_that_are_no_release_number_are_refused(text):
     ("1.21.0", {}),
     ("v1.24.17", {}),
     ("1.25.0", {}),
-    ("1.31", {}),
+    ("1.31.2", {}),
 ])
 def test_kubeadm_feature_gate_is_returned_only_where_the_release_needs_it(version, gates):
     assert ap.build_plan(plan_with(kubernetes_version=version))["feature_gates"] == gates
@@ -486,7 +499,7 @@ def test_kubeadm_without_dual_stack_is_refused():
 
 def test_unquoted_yaml_version_gets_a_hint():
     problem = only_problem(plan_with(kubernetes_version="1.3"))
-    assert "quote it" in problem.rule
+    assert "an unquoted 1.30 in YAML reads as 1.3: quote versions" in problem.rule
 
 
 def test_k3s_before_1_21_is_refused_and_from_1_21_passes():
@@ -502,7 +515,7 @@ def test_k3s_stable_dual_stack_has_no_experimental_warning():
 
 def test_k3s_release_with_kubeadm_is_refused():
     problem = only_problem(plan_with(kubernetes_version="v1.31.2+k3s1"))
-    assert "is a k3s release but distribution is kubeadm" in problem.rule
+    assert "is a k3s release, but the distribution is kubeadm" in problem.rule
 
 
 def test_unknown_distribution_is_refused():

@@ -6,6 +6,8 @@ layout the scanner must cope with, every refusal, and the byte-exactness of the 
 
 from __future__ import annotations
 
+import re
+
 import difflib
 import json
 
@@ -625,7 +627,17 @@ def test_rendered_scalars_read_back_as_the_same_string(value, style, rendered):
     assert yaml.safe_load("k: " + rendered) == {"k": value}
 
 
-def test_parse_version_forms():
-    assert cm.parse_version("v3.30.7") == (3, 30, 7)
-    assert cm.parse_version("3.28") == (3, 28, 0)
-    assert cm.parse_version("3.30.0-0.dev") == (3, 30, 0)
+def test_calico_versions_are_read_by_the_rule_book():
+    assert cm.validate_options({"calico_version": "v3.30.7"}).calico_version.key == (3, 30, 7)
+    assert cm.format_version(cm.validate_options({"calico_version": "3.28.5"}).calico_version) == "v3.28.5"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("3.28", "names a release line"),
+    # A development build is not read as its release.
+    ("3.30.0-0.dev", "is a pre-release"),
+    ("3.14.2", "is outside the Calico releases this collection supports, 3.15.0 to 3.30.x"),
+])
+def test_versions_the_rule_book_refuses_are_refused(text, words):
+    with pytest.raises(DualstackError, match=f"^calico_version: {re.escape(text)} {words}"):
+        cm.validate_options({"calico_version": text})

@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import cluster_checks as cc
 from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
@@ -422,7 +423,6 @@ class TestReport:
         with pytest.raises(cc.DualstackError, match="address_plan.families"):
             cc.check_pod_addresses(plan, fixture("kubeadm_pods_custom_columns.txt"))
 
-    def test_plan_without_version_is_refused_where_it_is_needed(self):
-        plan = dict(KUBEADM_PLAN, kubernetes_version="latest")
-        with pytest.raises(cc.DualstackError, match="kubernetes_version"):
-            cc.verify_report(plan, nodes=DUAL_NODES)
+    def test_what_is_not_a_plan_is_refused_by_the_loader(self):
+        with pytest.raises(DualstackError, match="address_plan lacks families: run the dualstack"):
+            cc.verify_report({"distribution": "kubeadm", "primary_family": "ipv4", "nodes": {}}, nodes=DUAL_NODES)

@@ -10,6 +10,7 @@ import copy
 
 import pytest
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import klipper_lb as lb
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.klipper_lb_client import KubernetesApi
 from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.klipper_fakes import (
@@ -423,3 +424,22 @@ def test_api_errors_carry_the_servers_message():
     with pytest.raises(lb.DualstackError, match="replacing DaemonSet kube-system/svclb-traefik failed: HTTP 409: "
                                                 "the object has been modified"):
         lb.run(params(), reconciler=rec)
+
+
+@pytest.mark.parametrize("image, words", [
+    ("rancher/klipper-lb:v0.3.5", "reads no DEST_IPS and SRC_RANGES"),
+    ("docker.io/rancher/klipper-lb:v0.1.0", "reads no DEST_IPS and SRC_RANGES"),
+    ("rancher/klipper-lb:v0.9.0", "outside the klipper-lb releases this collection supports, v0.1.0 to v0.4.17"),
+    ("rancher/klipper-lb:v0.4.14-rc1", "is a pre-release"),
+])
+def test_dest_ips_images_that_cannot_read_it_are_refused(image, words):
+    with pytest.raises(DualstackError, match=words):
+        lb.build_daemonset(article_service(), fmt="dest_ips", image=image)
+
+
+@pytest.mark.parametrize("image", ["rancher/klipper-lb:v0.4.0", "rancher/klipper-lb:v0.4.17",
+                                   "registry.local:5000/rancher/klipper-lb", "rancher/klipper-lb@sha256:" + "0" * 64,
+                                   "example/other-lb:v0.1.0"])
+def test_dest_ips_images_that_read_it_or_are_not_judged_pass(image):
+    ds = lb.build_daemonset(article_service(), fmt="dest_ips", image=image)
+    assert {c["image"] for c in ds["spec"]["template"]["spec"]["containers"]} == {image}

@@ -23,19 +23,22 @@ from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import
     ("27.0.2", "service_keys"),
     ("39.0.9", "service_keys"),
     ("40.0.0", "spec_v40"),        # keys removed, all under service.spec
-    ("41.0.2", "spec_v40"),
+    ("40.9.1", "spec_v40"),
 ])
 def test_chart_layout_boundaries(chart, layout):
     assert td.chart_layout(chart) == layout
 
 
-def test_traefik_v1_charts_are_refused():
-    with pytest.raises(DualstackError, match="before 9 .*no ipFamilyPolicy"):
-        td.chart_layout("1.81.0")
+@pytest.mark.parametrize("chart", ["1.81.0", "8.13.3", "41.0.2"])
+def test_charts_outside_the_known_range_are_refused(chart):
+    # Before 9 the chart is Traefik v1's; after 40 no chart is known to the rule book.
+    with pytest.raises(DualstackError, match="is outside the Traefik chart releases this collection "
+                                             "supports, 9.0.0 to 40.x"):
+        td.chart_layout(chart)
 
 
 def test_garbage_version_names_the_variable():
-    with pytest.raises(DualstackError, match="traefik_dualstack_chart_version is 'latest'"):
+    with pytest.raises(DualstackError, match="^traefik_dualstack_chart_version: latest is not a Traefik chart release"):
         td.chart_layout("latest")
 
 
@@ -67,7 +70,7 @@ def test_chart_version_from_k3s_manifest(manifest, chart):
     ("v1.36.3+k3s1", None),
     ("v1.36.4+k3s1", "spec_v40"),
     ("v1.37.0+k3s1", "spec_v40"),
-    ("1.38.1", "spec_v40"),
+    ("v1.37.9+k3s2", "spec_v40"),
 ])
 def test_bundled_layout_by_k3s_release(k3s, layout):
     assert td.bundled_layout(k3s) == layout
@@ -87,7 +90,7 @@ def test_servicelb_dual_stack_from_v1_21_7_and_v1_22_3(k3s, capable):
 
 
 def test_k3s_before_dual_stack_is_refused():
-    with pytest.raises(DualstackError, match="dual-stack from v1.21.0"):
+    with pytest.raises(DualstackError, match="v1.21.0\\+k3s1 is the first k3s with dual-stack"):
         td.servicelb_handles_dual_stack("v1.20.15+k3s1")
 
 
