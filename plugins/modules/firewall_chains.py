@@ -91,7 +91,7 @@ def run(module: AnsibleModule) -> dict:
     def command(argv: list, stdin: str | None) -> tuple:
         return module.run_command(argv, data=stdin, binary_data=False)
 
-    results = remove_chains(command, lambda name: module.get_bin_path(name), module.params["families"],
+    results = remove_chains(command, module.get_bin_path, module.params["families"],
                             module.params["chain_pattern"], module.check_mode)
     result = {
         "changed": any(r.cleanup is not None and r.cleanup.changed for r in results),

@@ -80,7 +80,7 @@ def lab() -> Iterator[None]:
 
 @pytest.mark.parametrize('inventory', sorted(COPIES))
 def test_the_rendered_plan_is_what_the_converge_writes(lab: None, inventory: str, shared: pathlib.Path,
-                                                      tmp_path: pathlib.Path) -> None:
+                                                       tmp_path: pathlib.Path) -> None:
     assert os.environ.get('DUALSTACK_SHARED') == str(shared), 'the inventories read DUALSTACK_SHARED (tests/env.sh)'
     playbook(inventory, 'tests/lab/doubles.yml')
     rendered = tmp_path / 'render'
