@@ -92,6 +92,13 @@ def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, i
         for path in CLUSTER_FILES[host]:
             assert node(host, 'test', '-e', path).returncode == 0, f'{path} missing on {host} after site.yml'
 
+    # The kubeconfig tag runs the admin kubeconfig's tasks alone: a lost copy comes back,
+    # and nothing on any node changes.
+    kubeconfig.unlink()
+    tagged = playbook(inventory, 'playbooks/site.yml', *where, '--tags', 'kubeconfig')
+    assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    assert {h: tagged[h]['changed'] for h in hosts} == {hosts[0]: 1, hosts[1]: 0}, tagged
+
     # What a running cluster leaves in the firewall: chains of kube-proxy and Calico with
     # jumps to them, beside a chain of the node's own that reset must keep.
     for host in hosts:
