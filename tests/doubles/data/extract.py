@@ -21,6 +21,49 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SYSCTL = re.compile(r"net\.[a-z0-9_.]+[a-z0-9_]")
 
 
+# Facts the tables lack, read from the upstream sources through the public code index for
+# the doubles; each names the repository, path and, where the index gave it, the commit.
+K3S_READ = {
+    "config_files": {
+        "rule": "config.yaml is read first if it exists, then every regular file of <config>.d whose name ends "
+                ".yaml or .yml (any case), in os.ReadDir (name) order; with no config.yaml the drop-ins alone "
+                "are read. A later file replaces a key; `key+` appends to the value earlier files set (a "
+                "string counts as a one-item list). Keys keep the order they were first seen in.",
+        "source": {"repository": "github.com/k3s-io/k3s", "path": "pkg/configfilearg/parser.go",
+                   "functions": "readConfigFile, dotDFiles, toSlice, stripInvalidFlags",
+                   "commit": "f646604010affc6a1d3233a8a0870bca46bf80cf"},
+    },
+    "kubelet_arg_override": {
+        "rule": "component args from kubelet-arg are merged over k3s's own by GetArgs: `name=value` replaces "
+                "k3s's value of that name, `name+=value` appends to it, `name-=value` prepends.",
+        "source": {"repository": "github.com/k3s-io/k3s", "path": "pkg/util/args.go (GetArgs)",
+                   "commit": "291086171ba9810f16e30595622bb401bd1d326e"},
+    },
+}
+KUBERNETES_READ = {
+    "pod_subnet_node_mask": {
+        "max_diff": 16, "default_masks": {"ipv4": 24, "ipv6": 64},
+        "rule": "for each pod subnet, the node mask (node-cidr-mask-size-ipv4/-ipv6 from controllerManager "
+                "extraArgs, else 24 for IPv4 and 64 for IPv6) must not be shorter than the subnet's and at "
+                "most PodSubnetNodeMaskMaxDiff bits longer, in either family",
+        "source": {"repository": "github.com/kubernetes/kubernetes",
+                   "paths": ["cmd/kubeadm/app/apis/kubeadm/validation/validation.go "
+                             "(ValidatePodSubnetNodeMask, getClusterNodeMask)",
+                             "cmd/kubeadm/app/constants/constants.go (PodSubnetNodeMaskMaxDiff = 16)"],
+                   "commit": "not given by the code index"},
+    },
+    "join_control_plane": {
+        "error": "unable to add a new control plane instance a cluster that doesn't have a stable "
+                 "controlPlaneEndpoint address",
+        "rule": "kubeadm join with a controlPlane section reads the cluster's ClusterConfiguration "
+                "(kubeadm-config ConfigMap) and refuses when its controlPlaneEndpoint is empty",
+        "source": {"repository": "github.com/kubernetes/kubernetes",
+                   "path": "cmd/kubeadm/app/cmd/phases/join/preflight.go (checkIfReadyForAdditionalControlPlane)",
+                   "commit": "not given by the code index"},
+    },
+}
+
+
 def _load(upstream, name):
     with open(os.path.join(upstream, name), encoding="utf-8") as handle:
         return json.load(handle)
@@ -116,6 +159,7 @@ def k3s_facts(upstream):
                  "presence in that release the tables could not settle (neither accepted nor "
                  "refused by the double).",
         "releases": releases,
+        "read_for_the_doubles": K3S_READ,
     }
 
 
@@ -160,6 +204,7 @@ def kubernetes_facts(upstream):
             "source": allowed["source"],
         },
         "kubelet_safe_sysctls": _kubelet_safe(upstream),
+        "read_for_the_doubles": KUBERNETES_READ,
     }
 
 
