@@ -858,7 +858,7 @@ def safe_sysctls():
 def forbidden_sysctls(pod, allowed):
     """The sysctls of a pod spec that the kubelet refuses (SysctlForbidden): neither safe on
     this minor nor matched by the node's allowed unsafe sysctls (a trailing * is a prefix)."""
-    _, safe = safe_sysctls()
+    safe = safe_sysctls()[1]
     names = [item.get("name", "") for item in ((pod.get("securityContext") or {}).get("sysctls") or [])]
     return [name for name in names
             if name not in safe and not any(fnmatch.fnmatchcase(name, pattern) for pattern in allowed)]
