@@ -73,6 +73,16 @@ def k3s_release_tag(version: Any, option: str = "k3s_server_version") -> str:
     return k3s_config.release_tag(version, option)
 
 
+@_filter
+def k3s_svclb_sysctls(plan: Any, disable: Any = ()) -> Any:
+    return k3s_config.svclb_sysctls(plan, disable)
+
+
+@_filter
+def k3s_allowed_unsafe_sysctls(config: Any) -> Any:
+    return k3s_config.allowed_unsafe_sysctls(config)
+
+
 class FilterModule:
     def filters(self) -> Dict[str, Callable[..., Any]]:
         return {
@@ -84,4 +94,6 @@ class FilterModule:
             "k3s_upgrade_plans": k3s_upgrade_plans,
             "k3s_check_capacity": k3s_check_capacity,
             "k3s_release_tag": k3s_release_tag,
+            "k3s_svclb_sysctls": k3s_svclb_sysctls,
+            "k3s_allowed_unsafe_sysctls": k3s_allowed_unsafe_sysctls,
         }

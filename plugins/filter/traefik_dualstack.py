@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import wraps
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import klipper_lb
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import traefik_dualstack as td
 
 
@@ -49,6 +50,10 @@ def traefik_service_values(layout, families, policy="RequireDualStack", external
     return td.service_values(layout, families, policy, external_ips)
 
 
+def svclb_pod_sysctls(families):
+    return klipper_lb.pod_sysctls(families)
+
+
 class FilterModule:
     """Traefik chart and k3s ServiceLB version decisions."""
 
@@ -61,4 +66,5 @@ class FilterModule:
             ("traefik_load_balancer", traefik_load_balancer),
             ("traefik_ip_families", traefik_ip_families),
             ("traefik_service_values", traefik_service_values),
+            ("svclb_pod_sysctls", svclb_pod_sysctls),
         )}

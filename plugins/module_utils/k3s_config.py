@@ -16,6 +16,8 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import klipper_lb
+
 # Oldest release with dual-stack at all (experimental until v1.23.7+k3s1).
 MIN_VERSION = (1, 21, 0)
 # --no-flannel and --no-deploy left the CLI with v1.26.
@@ -40,6 +42,12 @@ MANAGED_KEYS = frozenset((
     "agent-token", "write-kubeconfig-mode", "tls-san",
 ))
 TOKEN_RE = re.compile(r"^[A-Za-z0-9._:+/=@%-]+$")
+# The kubelet flag k3s's own ServiceLB allowance goes through; a kubelet-arg of the same name
+# replaces k3s's value (k3s pkg/util/args.go GetArgs), and a flag beats the kubelet config
+# file where newer k3s puts its value.
+UNSAFE_SYSCTLS_FLAG = "allowed-unsafe-sysctls"
+# A sysctl name, or a prefix pattern ending in .* as the kubelet takes them.
+SYSCTL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_-]+)*(\.\*|(\.[a-z0-9_-]+))$")
 VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+]k3s(\d+))?$")
 
 
@@ -174,6 +182,44 @@ def _feature_gate_args(version: K3sVersion, gates: Mapping[str, Any]) -> List[st
     return ["feature-gates=" + ",".join(pairs)]
 
 
+def svclb_sysctls(plan: Any, disable: Any = ()) -> List[str]:
+    """The sysctls the kubelet must allow on every node of a cluster whose servers disable
+    k3s's ServiceLB: the traefik_dualstack role then deploys the svclb DaemonSet of
+    klipper_dualstack_lb in its place, on every node, and its pods set these."""
+    plan = _require_plan(plan)
+    items = disable.split(",") if isinstance(disable, str) else list(disable or [])
+    if "servicelb" not in [str(item).strip() for item in items]:
+        return []
+    return klipper_lb.pod_sysctls(plan["families"])
+
+
+def _unsafe_sysctl_args(sysctls: Any, option: str) -> List[str]:
+    if sysctls is None or isinstance(sysctls, (str, Mapping)) or not isinstance(sysctls, (list, tuple)):
+        raise K3sConfigError(
+            "%s=%r is not a list: give the sysctl names, for example "
+            "[net.ipv6.conf.all.forwarding], or [] for none" % (option, sysctls))
+    names = [str(name).strip() for name in sysctls]
+    bad = [name for name in names if not SYSCTL_RE.match(name)]
+    if bad:
+        raise K3sConfigError(
+            "%s holds %s, which %s not a sysctl name: write names such as "
+            "net.ipv6.conf.all.forwarding (or a prefix such as net.ipv6.*)"
+            % (option, ", ".join(map(repr, bad)), "is" if len(bad) == 1 else "are"))
+    return ["%s=%s" % (UNSAFE_SYSCTLS_FLAG, ",".join(names))] if names else []
+
+
+def allowed_unsafe_sysctls(config: Any) -> List[str]:
+    """The unsafe sysctls a config.yaml's kubelet-arg allows (the last such argument wins, as
+    for any repeated flag); empty when it sets none."""
+    args = (config or {}).get("kubelet-arg") if isinstance(config, Mapping) else None
+    allowed: List[str] = []
+    for arg in args if isinstance(args, list) else ([args] if args else []):
+        name, dummy, value = str(arg).lstrip("-").partition("=")
+        if name == UNSAFE_SYSCTLS_FLAG:
+            allowed = [item.strip() for item in value.split(",") if item.strip()]
+    return allowed
+
+
 def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], option: str) -> None:
     for key, value in (extra or {}).items():
         if key in MANAGED_KEYS:
@@ -182,6 +228,11 @@ def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], opt
                 "options: remove it from %s and use the role option instead" % (option, key, option))
         if key in COMPONENT_ARG_KEYS:
             items = value if isinstance(value, list) else [value]
+            if key == "kubelet-arg" and any(str(item).lstrip("-").startswith(UNSAFE_SYSCTLS_FLAG) for item in items):
+                raise K3sConfigError(
+                    "%s sets kubelet-arg %s, which the role writes from %s_kubelet_unsafe_sysctls: "
+                    "remove it from %s and set that option instead"
+                    % (option, UNSAFE_SYSCTLS_FLAG, option.rsplit("_extra_config", 1)[0], option))
             config.setdefault(key, [])
             config[key] = list(config[key]) + [str(item) for item in items]
         else:
@@ -191,7 +242,8 @@ def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], opt
 def server_config(plan: Mapping[str, Any], node: str, version: Any,
                   cni: str = "calico", disable: Sequence[str] = (),
                   feature_gates: Optional[Mapping[str, Any]] = None,
-                  extra_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                  extra_config: Optional[Mapping[str, Any]] = None,
+                  kubelet_unsafe_sysctls: Sequence[str] = ()) -> Dict[str, Any]:
     """Keys of a k3s server's config.yaml, and warnings, for one node.
 
     Returns ``{"config": {...}, "warnings": [...]}``; the config dict keeps the order in
@@ -259,10 +311,13 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
     else:
         controller_args.append("allocate-node-cidrs=false")
     gate_args = _feature_gate_args(ver, feature_gates or {})
+    kubelet_args = gate_args + _unsafe_sysctl_args(kubelet_unsafe_sysctls, "k3s_server_kubelet_unsafe_sysctls")
     config["kube-controller-manager-arg"] = controller_args + gate_args
     if gate_args:
         config["kube-apiserver-arg"] = list(gate_args)
-        config["kubelet-arg"] = list(gate_args)
+    if kubelet_args:
+        config["kubelet-arg"] = kubelet_args
+    if gate_args:
         config["kube-proxy-arg"] = list(gate_args)
     # The fetched kubeconfig points at the node's own addresses, so the serving
     # certificate must name them.
@@ -274,7 +329,8 @@ def server_config(plan: Mapping[str, Any], node: str, version: Any,
 
 def agent_config(plan: Mapping[str, Any], node: str, server: str, version: Any,
                  port: int = 6443, feature_gates: Optional[Mapping[str, Any]] = None,
-                 extra_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                 extra_config: Optional[Mapping[str, Any]] = None,
+                 kubelet_unsafe_sysctls: Sequence[str] = ()) -> Dict[str, Any]:
     """Keys of a k3s agent's config.yaml: the server it joins and its two addresses."""
     plan = _require_plan(plan)
     ver = parse_version(version, "k3s_agent_version")
@@ -289,8 +345,10 @@ def agent_config(plan: Mapping[str, Any], node: str, server: str, version: Any,
         "node-ip": ",".join(addresses),
     }
     gate_args = _feature_gate_args(ver, feature_gates or {})
+    kubelet_args = gate_args + _unsafe_sysctl_args(kubelet_unsafe_sysctls, "k3s_agent_kubelet_unsafe_sysctls")
+    if kubelet_args:
+        config["kubelet-arg"] = kubelet_args
     if gate_args:
-        config["kubelet-arg"] = list(gate_args)
         config["kube-proxy-arg"] = list(gate_args)
     _merge_extra(config, extra_config, "k3s_agent_extra_config")
     return {"config": config, "warnings": []}
