@@ -4,7 +4,9 @@
 """Write the k3s double of one k3s release, with that release's upstream facts inside, so
 that the copy runs on a node alone and each release has a checksum of its own:
 
-    build.py v1.31.2+k3s1 OUT   ->   {"src": "OUT", "checksum": "sha256:..."}
+    build.py v1.31.2+k3s1 OUT   ->   {"src": "OUT", "checksum": "sha256:...", "changed": true}
+
+An OUT that already holds the same double is left alone ("changed": false).
 """
 
 import hashlib
@@ -49,10 +51,19 @@ def render(version):
 def build(version, out):
     text = render(version)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(out, 0o755)
-    return {"src": os.path.abspath(out), "checksum": "sha256:" + hashlib.sha256(text.encode()).hexdigest()}
+    try:
+        with open(out, encoding="utf-8") as handle:
+            changed = handle.read() != text
+    except OSError:
+        changed = True
+    if changed:
+        with open(out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    if os.stat(out).st_mode & 0o777 != 0o755:
+        os.chmod(out, 0o755)
+        changed = True
+    return {"src": os.path.abspath(out), "checksum": "sha256:" + hashlib.sha256(text.encode()).hexdigest(),
+            "changed": changed}
 
 
 if __name__ == "__main__":
