@@ -49,6 +49,14 @@ def k3s_upgrade_plans(version: Any, **options: Any) -> Any:
     return k3s_config.upgrade_plans(version, **options)
 
 
+def k3s_svclb_sysctls(plan: Any, disable: Any = ()) -> Any:
+    return k3s_config.svclb_sysctls(plan, disable)
+
+
+def k3s_allowed_unsafe_sysctls(config: Any) -> Any:
+    return k3s_config.allowed_unsafe_sysctls(config)
+
+
 def k3s_release_tag(version: Any, option: str = "k3s_server_version") -> str:
     return k3s_config.release_tag(version, option)
 
@@ -56,4 +64,5 @@ def k3s_release_tag(version: Any, option: str = "k3s_server_version") -> str:
 class FilterModule:
     def filters(self) -> Dict[str, Callable[..., Any]]:
         return filter_table(k3s_node_config, k3s_config_yaml, k3s_env_file, k3s_token_error, k3s_kubeconfig,
-                            k3s_upgrade_plans, k3s_release_tag, k3s_secret_keys)
+                            k3s_upgrade_plans, k3s_release_tag, k3s_secret_keys,
+                            k3s_svclb_sysctls, k3s_allowed_unsafe_sysctls)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import klipper_lb
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import traefik_dualstack as td
 from ansible_collections.dualstack.kubernetes.plugins.plugin_utils.filters import filter_table
 
@@ -37,10 +38,14 @@ def traefik_service_values(layout, families, policy="RequireDualStack", external
     return td.service_values(layout, families, policy, external_ips)
 
 
+def svclb_pod_sysctls(families):
+    return klipper_lb.pod_sysctls(families)
+
+
 class FilterModule:
     """Traefik chart and k3s ServiceLB version decisions."""
 
     def filters(self):
         return filter_table(traefik_chart_layout, traefik_chart_from_manifest, k3s_traefik_layout,
                             k3s_servicelb_dual_stack, traefik_load_balancer, traefik_ip_families,
-                            traefik_service_values)
+                            traefik_service_values, svclb_pod_sysctls)

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import klipper_lb, rules
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem
 
@@ -31,6 +31,12 @@ MANAGED_KEYS = frozenset((
     "agent-token", "write-kubeconfig-mode", "tls-san",
 ))
 TOKEN_RE = re.compile(r"^[A-Za-z0-9._:+/=@%-]+$")
+# The kubelet flag k3s's own ServiceLB allowance goes through; a kubelet-arg of the same name
+# replaces k3s's value (k3s pkg/util/args.go GetArgs), and a flag beats the kubelet config
+# file where newer k3s puts its value.
+UNSAFE_SYSCTLS_FLAG = "allowed-unsafe-sysctls"
+# A sysctl name, or a prefix pattern ending in .* as the kubelet takes them.
+SYSCTL_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_-]+)*(\.\*|(\.[a-z0-9_-]+))$")
 # config.yaml keys whose values are credentials (k3s-io/k3s pkg/cli/cmds server.go and
 # agent.go, as listed in the shared k3s flag table): the join tokens, the datastore URL
 # (it carries the database password), the etcd S3 keys and the VPN auth string; and any
@@ -113,6 +119,41 @@ def secret_keys(extra: Any) -> List[str]:
     return sorted(found)
 
 
+def svclb_sysctls(plan: Any, disable: Any = ()) -> List[str]:
+    """The sysctls the kubelet must allow on every node of a cluster whose servers disable
+    k3s's ServiceLB: the traefik_dualstack role then deploys the svclb DaemonSet of
+    klipper_dualstack_lb in its place, on every node, and its pods set these."""
+    families = _plan(plan).families
+    items = disable.split(",") if isinstance(disable, str) else list(disable or [])
+    if "servicelb" not in [str(item).strip() for item in items]:
+        return []
+    return klipper_lb.pod_sysctls(families)
+
+
+def _unsafe_sysctl_args(sysctls: Any, option: str) -> List[str]:
+    if sysctls is None or isinstance(sysctls, (str, Mapping)) or not isinstance(sysctls, (list, tuple)):
+        raise DualstackError(Problem(option, sysctls, "is not a list",
+                                     "Give the sysctl names, for example [net.ipv6.conf.all.forwarding], or [] for none."))
+    names = [str(name).strip() for name in sysctls]
+    bad = [name for name in names if not SYSCTL_RE.match(name)]
+    if bad:
+        raise DualstackError(Problem(option, bad, "holds what is not a sysctl name",
+                                     "Write names such as net.ipv6.conf.all.forwarding (or a prefix such as net.ipv6.*)."))
+    return ["%s=%s" % (UNSAFE_SYSCTLS_FLAG, ",".join(names))] if names else []
+
+
+def allowed_unsafe_sysctls(config: Any) -> List[str]:
+    """The unsafe sysctls a config.yaml's kubelet-arg allows (the last such argument wins, as
+    for any repeated flag); empty when it sets none."""
+    args = (config or {}).get("kubelet-arg") if isinstance(config, Mapping) else None
+    allowed: List[str] = []
+    for arg in args if isinstance(args, list) else ([args] if args else []):
+        name, _sep, value = str(arg).lstrip("-").partition("=")
+        if name == UNSAFE_SYSCTLS_FLAG:
+            allowed = [item.strip() for item in value.split(",") if item.strip()]
+    return allowed
+
+
 def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], option: str) -> None:
     """Add the extra keys; a secret value is put in as a reference that config_yaml resolves."""
     if extra is not None and not isinstance(extra, Mapping):
@@ -125,6 +166,11 @@ def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], opt
                 "options: remove it from %s and use the role option instead" % (option, key, option))
         if key in COMPONENT_ARG_KEYS:
             items = value if isinstance(value, list) else [value]
+            if key == "kubelet-arg" and any(str(item).lstrip("-").startswith(UNSAFE_SYSCTLS_FLAG) for item in items):
+                raise DualstackError(
+                    "%s sets kubelet-arg %s, which the role writes from %s_kubelet_unsafe_sysctls: "
+                    "remove it from %s and set that option instead"
+                    % (option, UNSAFE_SYSCTLS_FLAG, option.rsplit("_extra_config", 1)[0], option))
             config.setdefault(key, [])
             config[key] = list(config[key]) + [
                 "(secret: %s.%s[%d])" % (option, key, index) if _secret_item(item) else str(item)
@@ -164,7 +210,8 @@ def _resolve(value: Any, secrets: Optional[Mapping[str, Any]]) -> Any:
 def server_config(plan: Any, node: str, version: Any,
                   cni: str = "calico", disable: Sequence[str] = (),
                   feature_gates: Optional[Mapping[str, Any]] = None,
-                  extra_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                  extra_config: Optional[Mapping[str, Any]] = None,
+                  kubelet_unsafe_sysctls: Sequence[str] = ()) -> Dict[str, Any]:
     """Keys of a k3s server's config.yaml, and warnings, for one node.
 
     Returns ``{"config": {...}, "warnings": [...]}``; the config dict keeps the order in
@@ -227,10 +274,13 @@ def server_config(plan: Any, node: str, version: Any,
     else:
         controller_args.append("allocate-node-cidrs=false")
     gate_args = _feature_gate_args(ver, feature_gates or {})
+    kubelet_args = gate_args + _unsafe_sysctl_args(kubelet_unsafe_sysctls, "k3s_server_kubelet_unsafe_sysctls")
     config["kube-controller-manager-arg"] = controller_args + gate_args
     if gate_args:
         config["kube-apiserver-arg"] = list(gate_args)
-        config["kubelet-arg"] = list(gate_args)
+    if kubelet_args:
+        config["kubelet-arg"] = kubelet_args
+    if gate_args:
         config["kube-proxy-arg"] = list(gate_args)
     # The fetched kubeconfig points at the node's own addresses, so the serving
     # certificate must name them.
@@ -242,7 +292,8 @@ def server_config(plan: Any, node: str, version: Any,
 
 def agent_config(plan: Any, node: str, server: str, version: Any,
                  port: int = 6443, feature_gates: Optional[Mapping[str, Any]] = None,
-                 extra_config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+                 extra_config: Optional[Mapping[str, Any]] = None,
+                 kubelet_unsafe_sysctls: Sequence[str] = ()) -> Dict[str, Any]:
     """Keys of a k3s agent's config.yaml: the server it joins and its two addresses."""
     plan = _plan(plan)
     ver = rules.parse("k3s", version, "k3s_agent_version")
@@ -257,8 +308,10 @@ def agent_config(plan: Any, node: str, server: str, version: Any,
         "node-ip": ",".join(addresses),
     }
     gate_args = _feature_gate_args(ver, feature_gates or {})
+    kubelet_args = gate_args + _unsafe_sysctl_args(kubelet_unsafe_sysctls, "k3s_agent_kubelet_unsafe_sysctls")
+    if kubelet_args:
+        config["kubelet-arg"] = kubelet_args
     if gate_args:
-        config["kubelet-arg"] = list(gate_args)
         config["kube-proxy-arg"] = list(gate_args)
     _merge_extra(config, extra_config, "k3s_agent_extra_config")
     return {"config": config, "warnings": [], "secret": has_secrets(config)}

@@ -287,6 +287,21 @@ def _container_env(port: int, protocol: str, destinations: dict, fmt: str, range
     return env
 
 
+def pod_sysctls(families: Any) -> list:
+    """The sysctls the svclb pods set for a Service of these IP families ("IPv4"/"IPv6",
+    any case): IPv6 forwarding in the pod's own network namespace for ip6tables DNAT, as
+    k3s ServiceLB's pods did for IPv6 Services from v1.21.7/v1.22.4 (k3s
+    pkg/servicelb/controller.go).
+
+    It is not among the kubelet's safe sysctls, and k3s allows it only while its own
+    ServiceLB runs, which these pods replace; so every node that runs them needs it in its
+    kubelet's allowed-unsafe-sysctls (k3s_server_kubelet_unsafe_sysctls and
+    k3s_agent_kubelet_unsafe_sysctls) or the kubelet refuses the pods (SysctlForbidden).
+    """
+    names = {str(family).lower() for family in (families or [])}
+    return [IPV6_FORWARDING_SYSCTL] if "ipv6" in names else []
+
+
 def spec_hash(daemonset: dict) -> str:
     """A digest of everything the module sets, so a later run can see what it wrote."""
     body = copy.deepcopy(daemonset)
@@ -355,9 +370,9 @@ def build_daemonset(
         "containers": containers,
         "tolerations": copy.deepcopy(TOLERATIONS),
     }
-    if "IPv6" in destinations:
-        # The pod's own network namespace must forward IPv6 for ip6tables DNAT to work.
-        pod_spec["securityContext"] = {"sysctls": [{"name": IPV6_FORWARDING_SYSCTL, "value": "1"}]}
+    sysctls = pod_sysctls(list(destinations))
+    if sysctls:
+        pod_spec["securityContext"] = {"sysctls": [{"name": name, "value": "1"} for name in sysctls]}
     if node_selector:
         pod_spec["nodeSelector"] = check_node_selector(node_selector)
     metadata: dict = {

@@ -1,30 +1,50 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The k3s test double refuses what the release it declares would refuse.
+"""The k3s test double accepts what the release it declares accepts, handles the rest as that
+release does, and its kubelet refuses what the real kubelet refuses.
 
-Only refusals are exercised here: an accepted start records itself under /var/lib/rancher
-and serves port 6443, which the Molecule scenarios k3s and k3s-article cover in the lab.
+An accepted start records itself under /var/lib/rancher and serves port 6443, which the
+Molecule scenarios k3s and k3s-article cover in the lab; here the double runs as a command
+(refusals, double-admit) or is loaded as a module.
 """
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
+import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-DOUBLE = Path(__file__).resolve().parents[1] / "doubles" / "k3s" / "k3s"
+DOUBLES = Path(__file__).resolve().parents[1] / "doubles"
+FACTS = json.loads((DOUBLES / "data" / "k3s.json").read_text(encoding="utf-8"))["releases"]
+RELEASES = sorted(FACTS, key=lambda name: tuple(int(p) for p in name.lstrip("v").split("+")[0].split(".")))
+DUAL_STACK = ('node-ip: "10.0.0.1,fd00::1"\ncluster-cidr: "10.42.0.0/16,fd00:42::/56"\n'
+              'service-cidr: "10.43.0.0/16,fd00:43::/112"\n')
+SVCLB_POD = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "svclb-traefik"},
+             "spec": {"template": {"spec": {"securityContext": {"sysctls": [
+                 {"name": "net.ipv6.conf.all.forwarding", "value": "1"}]}}}}}
 
 
 def release(tmp_path: Path, version: str) -> Path:
-    text = re.sub(r'(?m)^DECLARED_VERSION = .*$', 'DECLARED_VERSION = "%s"' % version,
-                  DOUBLE.read_text(encoding="utf-8"))
     path = tmp_path / ("k3s-" + version)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o755)
+    subprocess.run([sys.executable, str(DOUBLES / "k3s" / "build.py"), version, str(path)],
+                   check=True, capture_output=True, text=True)
     return path
+
+
+def double(version: str):
+    """The double's source as a module, declaring ``version`` (its facts from the data folder)."""
+    loader = importlib.machinery.SourceFileLoader("k3s_double_" + version.replace(".", "_").replace("+", "_"),
+                                                  str(DOUBLES / "k3s" / "k3s"))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    module.DECLARED_VERSION = version
+    return module
 
 
 def run(binary: Path, *args: str, config: str | None = None, tmp_path: Path | None = None):
@@ -38,17 +58,134 @@ def run(binary: Path, *args: str, config: str | None = None, tmp_path: Path | No
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env, check=False)
 
 
+def write_config(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", ["server", "agent"])
+@pytest.mark.parametrize("version", RELEASES)
+def test_every_key_of_the_release_is_accepted_and_an_unknown_one_handled_as_upstream(tmp_path, version, command):
+    k3s = double(version)
+    known = FACTS[version]["keys"][command]
+    config = write_config(tmp_path, "".join('%s: "x"\n' % key for key in known))
+    settings, warnings = k3s.load_config(command, str(config))
+    assert sorted(settings) == sorted(known) and warnings == []
+    found = k3s.parse_args(command, ["%s%s=x" % ("-" if len(key) == 1 else "--", key) for key in known])
+    assert sorted({pair[0] for pair in found}) == sorted(known)
+
+    unknown = write_config(tmp_path, 'node-ip: "10.0.0.1"\nnot-a-k3s-flag: "1"\n', "unknown.yaml")
+    if FACTS[version]["unknown_key"][command] == "warn":
+        settings, warnings = k3s.load_config(command, str(unknown))
+        assert settings == {"node-ip": "10.0.0.1"}
+        assert warnings == ["Unknown flag --not-a-k3s-flag found in config.yaml, skipping"]
+    else:
+        with pytest.raises(k3s.Refused, match="flag provided but not defined: -not-a-k3s-flag"):
+            k3s.load_config(command, str(unknown))
+    with pytest.raises(k3s.Refused, match="flag provided but not defined: -not-a-k3s-flag"):
+        k3s.parse_args(command, ["--not-a-k3s-flag=1"])
+    for key in FACTS[version]["uncertain_keys"][command]:
+        with pytest.raises(k3s.Refused, match="not settled"):
+            k3s.parse_args(command, ["--%s=1" % key])
+
+
+def test_unknown_keys_follow_the_release_and_the_command_end_to_end(tmp_path):
+    manifest = write_config(tmp_path, json.dumps({"kind": "Pod", "spec": {}}), "pod.json")
+    config = DUAL_STACK + 'flannel-backend: "none"\nnot-a-k3s-flag: "1"\n'
+    old = run(release(tmp_path, "v1.21.4+k3s1"), "double-admit", "server", str(manifest),
+              config=config, tmp_path=tmp_path)
+    assert old.returncode == 1 and "flag provided but not defined: -not-a-k3s-flag" in old.stderr
+    new = run(release(tmp_path, "v1.22.17+k3s1"), "double-admit", "server", str(manifest),
+              config=config, tmp_path=tmp_path)
+    assert new.returncode == 0, new.stderr
+    assert "Unknown flag --not-a-k3s-flag found in config.yaml, skipping" in new.stderr
+    agent = run(release(tmp_path, "v1.22.17+k3s1"), "double-admit", "agent", str(manifest),
+                "--server", "https://10.0.0.1:6443", "--token", "t",
+                config='node-ip: "10.0.0.2,fd00::2"\nnot-a-k3s-flag: "1"\n', tmp_path=tmp_path)
+    assert agent.returncode == 1 and "flag provided but not defined: -not-a-k3s-flag" in agent.stderr
+
+
+@pytest.mark.parametrize("version, key, accepted", [
+    ("v1.24.17+k3s1", "flannel-ipv6-masq", True),
+    ("v1.21.4+k3s1", "flannel-ipv6-masq", False),
+    ("v1.26.15+k3s1", "no-flannel", False),
+    ("v1.25.16+k3s4", "no-flannel", True),
+    ("v1.26.15+k3s1", "embedded-registry", True),
+    ("v1.31.2+k3s1", "embedded-registry", True),
+])
+def test_each_release_has_its_own_table(version, key, accepted):
+    k3s = double(version)
+    if accepted:
+        assert k3s.parse_args("server", ["--" + key]) == [(key, "true")]
+    else:
+        with pytest.raises(k3s.Refused, match="-" + key):
+            k3s.parse_args("server", ["--" + key])
+
+
+def test_a_release_without_facts_is_refused(tmp_path):
+    result = subprocess.run([sys.executable, str(DOUBLES / "k3s" / "build.py"), "v1.26.0+k3s1",
+                             str(tmp_path / "k3s")], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "no upstream facts for k3s v1.26.0+k3s1" in result.stderr and "v1.26.15+k3s1" in result.stderr
+
+
+def test_dropins_override_and_append_as_k3s_does(tmp_path):
+    k3s = double("v1.31.2+k3s1")
+    config = write_config(tmp_path, 'node-ip: "10.0.0.1"\nnode-label:\n  - "a=1"\ndisable: "traefik"\n')
+    write_config(tmp_path, 'node-label+:\n  - "b=2"\ndisable: "servicelb"\n', "config.yaml.d/20-b.yaml")
+    write_config(tmp_path, 'node-label+: "c=3"\n', "config.yaml.d/10-c.yml")
+    write_config(tmp_path, 'node-ip: "10.9.9.9"\n', "config.yaml.d/30-ignored.conf")
+    settings, warnings = k3s.load_config("server", str(config))
+    assert settings == {"node-ip": "10.0.0.1", "node-label": ["a=1", "c=3", "b=2"], "disable": "servicelb"}
+    assert warnings == []
+
+
+def test_dropins_alone_are_read(tmp_path):
+    k3s = double("v1.31.2+k3s1")
+    write_config(tmp_path, 'node-ip: "10.0.0.7"\n', "config.yaml.d/a.yaml")
+    assert k3s.load_config("agent", str(tmp_path / "config.yaml")) == ({"node-ip": "10.0.0.7"}, [])
+
+
+@pytest.mark.parametrize("version", RELEASES)
+def test_the_kubelet_allows_what_k3s_allows_for_the_release(version):
+    k3s = double(version)
+    own = FACTS[version]["kubelet_unsafe_sysctls"]
+    base = {"cluster-cidr": "10.42.0.0/16,fd00:42::/56", "node-ip": "10.0.0.1,fd00::1"}
+    enabled = own["sysctls"] if own["when"] != "never" else []
+    assert k3s.kubelet_unsafe_sysctls("server", base) == enabled
+    assert k3s.kubelet_unsafe_sysctls("agent", base) == enabled
+    assert k3s.kubelet_unsafe_sysctls("server", dict(base, disable=["servicelb"])) == []
+    ours = dict(base, disable=["servicelb"], **{"kubelet-arg": ["allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding"]})
+    assert k3s.kubelet_unsafe_sysctls("server", ours) == ["net.ipv6.conf.all.forwarding"]
+    with pytest.raises(k3s.Refused, match="SysctlForbidden"):
+        k3s.admit(SVCLB_POD, k3s.kubelet_unsafe_sysctls("server", dict(base, disable=["servicelb"])))
+    k3s.admit(SVCLB_POD, k3s.kubelet_unsafe_sysctls("server", ours))
+
+
+def test_safe_sysctls_need_no_allowance():
+    k3s = double("v1.31.2+k3s1")
+    pod = {"kind": "Pod", "metadata": {"name": "p"}, "spec": {"securityContext": {"sysctls": [
+        {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]}}}
+    k3s.admit(pod, [])
+    pod["spec"]["securityContext"]["sysctls"].append({"name": "net.ipv4.ip_forward", "value": "1"})
+    with pytest.raises(k3s.Refused, match="forbidden sysctl 'net.ipv4.ip_forward'"):
+        k3s.admit(pod, ["net.ipv6.*"])
+    k3s.admit(pod, ["net.ipv4.*"])
+
+
 def test_version_is_the_declared_release(tmp_path):
     result = run(release(tmp_path, "v1.21.4+k3s1"), "--version")
     assert result.returncode == 0
     assert result.stdout.startswith("k3s version v1.21.4+k3s1")
 
 
-def test_current_release_refuses_the_removed_no_flannel_key(tmp_path):
-    result = run(release(tmp_path, "v1.31.2+k3s1"), "server", tmp_path=tmp_path,
+def test_current_agent_refuses_the_removed_no_flannel_key(tmp_path):
+    result = run(release(tmp_path, "v1.31.2+k3s1"), "agent", tmp_path=tmp_path,
                  config='no-flannel: true\n')
     assert result.returncode == 1
-    assert "unknown key 'no-flannel'" in result.stderr
+    assert "flag provided but not defined: -no-flannel" in result.stderr
 
 
 def test_current_release_refuses_the_removed_no_deploy_flag(tmp_path):
@@ -97,4 +234,4 @@ def test_agent_without_token_is_refused(tmp_path):
 def test_unimplemented_commands_fail_loudly(tmp_path, command):
     result = run(release(tmp_path, "v1.31.2+k3s1"), command)
     assert result.returncode == 1
-    assert "only server, agent and --version" in result.stderr
+    assert "only server, agent, double-admit and --version" in result.stderr

@@ -45,8 +45,9 @@ def plan(version, primary="ipv4"):
         "pod_subnet": ",".join(pods[f] for f in families),
         "service_subnet": ",".join(services[f] for f in families),
         "node_mask": {"ipv4": 24, "ipv6": 64}, "node_cidr_allocation": True,
-        "nodes": {"m": {"ipv4": "10.250.0.41", "ipv6": "fd42:1ab:250::41"},
-                  "w": {"ipv4": "10.250.0.42", "ipv6": "fd42:1ab:250::42"}},
+        "nodes": {name: dict(addresses, node_ip=",".join(addresses[f] for f in families[:2 if minor >= 20 else 1]))
+                  for name, addresses in (("m", {"ipv4": "10.250.0.41", "ipv6": "fd42:1ab:250::41"}),
+                                          ("w", {"ipv4": "10.250.0.42", "ipv6": "fd42:1ab:250::42"}))},
         "feature_gates": {"IPv6DualStack": True} if minor <= 20 else {},
     }
 
@@ -82,38 +83,167 @@ def rejected(double, docs, words, command="init"):
             double.check_cluster(by_kind["ClusterConfiguration"])
 
 
-def test_unknown_fields_and_kinds_are_refused():
+def test_init_and_join_warn_about_unknown_fields_and_validate_refuses_them():
     double = load_double("1.31.2")
     docs = init_docs()
     docs[1]["networking"]["podCIDR"] = "10.0.0.0/8"
-    rejected(double, docs, r"networking: unknown field 'podCIDR'")
+    docs[2]["nodeIP"] = "10.0.0.1"
+    warnings = []
+    by_kind = double.validate_documents(docs, "init", warnings=warnings)
+    assert "podCIDR" not in by_kind["ClusterConfiguration"]["networking"]
+    assert "nodeIP" not in by_kind["KubeletConfiguration"]
+    assert any("networking: unknown field 'podCIDR' (ignored)" in w for w in warnings)
+    assert any("KubeletConfiguration: unknown field 'nodeIP' (ignored)" in w for w in warnings)
+    with pytest.raises(double.Rejected, match=r"networking: unknown field 'podCIDR'"):
+        double.validate_documents(docs, "validate", strict=True)
     docs = init_docs()
     docs[0]["kind"] = "InitConfig"
     rejected(double, docs, "no kind 'InitConfig'")
-    docs = init_docs()
-    docs[2]["nodeIP"] = "10.0.0.1"
-    rejected(double, docs, "KubeletConfiguration: unknown field 'nodeIP'")
+    docs = init_docs() + [{"apiVersion": "example.com/v1", "kind": "Other"}]
+    warnings = []
+    assert "Other" not in double.validate_documents(docs, "init", warnings=warnings)
+    assert warnings == ["[config] WARNING: Ignored configuration document with GroupVersionKind example.com/v1 Other"]
+    with pytest.raises(double.Rejected, match="unknown apiVersion/kind"):
+        double.validate_documents(docs, "validate", strict=True)
 
 
 def test_each_api_has_its_own_fields():
     v1beta3 = load_double("1.30.14")
     docs = init_docs("1.30.14")
     docs[1]["apiServer"] = {"timeoutForControlPlane": "4m0s"}
-    v1beta3.validate_documents(docs, "init")
+    v1beta3.validate_documents(docs, "validate", strict=True)
     docs[0]["timeouts"] = {"kubeletHealthCheck": "4m0s"}
-    rejected(v1beta3, docs, r"unknown field 'timeouts'")
+    with pytest.raises(v1beta3.Rejected, match=r"unknown field 'timeouts'"):
+        v1beta3.validate_documents(docs, "validate", strict=True)
 
     v1beta4 = load_double("1.31.2")
     docs = init_docs("1.31.2")
     docs[0]["timeouts"] = {"kubeletHealthCheck": "4m0s"}
-    v1beta4.validate_documents(docs, "init")
+    v1beta4.validate_documents(docs, "validate", strict=True)
     docs[1]["apiServer"] = {"timeoutForControlPlane": "4m0s"}
-    rejected(v1beta4, docs, r"apiServer: unknown field 'timeoutForControlPlane'")
+    with pytest.raises(v1beta4.Rejected, match=r"apiServer: unknown field 'timeoutForControlPlane'"):
+        v1beta4.validate_documents(docs, "validate", strict=True)
 
     v1beta2 = load_double("1.18.20")
     docs = init_docs("1.18.20")
     docs[0]["nodeRegistration"]["imagePullPolicy"] = "Never"
-    rejected(v1beta2, docs, r"unknown field 'imagePullPolicy'")
+    with pytest.raises(v1beta2.Rejected, match=r"unknown field 'imagePullPolicy'"):
+        v1beta2.validate_documents(docs, "validate", strict=True)
+
+
+FIELDS = json.loads((REPO / "tests" / "doubles" / "data" / "kubernetes.json").read_text())["kubeadm_apis"]
+API_RELEASE = {"kubeadm.k8s.io/v1beta2": "1.18.20", "kubeadm.k8s.io/v1beta3": "1.30.14",
+               "kubeadm.k8s.io/v1beta4": "1.31.2"}
+
+
+def sample(kind, beta):
+    """A value of every field a schema has, of the field's type."""
+    if isinstance(kind, dict):
+        return {key: sample(inner, beta) for key, inner in kind.items()}
+    if isinstance(kind, tuple):
+        return [sample(kind[1], beta)]
+    if kind == "args":
+        return [{"name": "v", "value": "2"}] if beta == "v1beta4" else {"v": "2"}
+    return {"str": "x", "int": 1, "bool": True, "strlist": ["x"], "strmap": {"a": "b"}, "boolmap": {},
+            "any": {}}[kind]
+
+
+def fields_of(value, prefix=""):
+    if isinstance(value, list):
+        return fields_of(value[0], prefix + "[]") if value and isinstance(value[0], dict) else set()
+    if not isinstance(value, dict):
+        return set()
+    found = set()
+    for key, inner in value.items():
+        found.add(prefix + "." + key)
+        found |= fields_of(inner, prefix + "." + key)
+    return found
+
+
+@pytest.mark.parametrize("api", sorted(FIELDS))
+def test_every_field_of_the_api_is_accepted_and_an_unknown_one_warned_about(api):
+    double = load_double(API_RELEASE[api])
+    beta = api.rsplit("/", 1)[1]
+    schemas = double.kubeadm_schemas(api)
+    table = FIELDS[api]["types"]
+    for kind in double.KUBEADM_KINDS:
+        if kind not in table:
+            continue
+        # Every field the table lists for the kind is in the double's schema.
+        assert sorted(schemas[kind]) == sorted(f for f in table[kind] if f not in ("apiVersion", "kind")), kind
+    for kind in ("InitConfiguration", "ClusterConfiguration", "JoinConfiguration"):
+        doc = dict(sample(schemas[kind], beta), apiVersion=api, kind=kind)
+        command = "join" if kind == "JoinConfiguration" else "init"
+        by_kind = double.validate_documents([doc], "validate", strict=True)
+        assert fields_of(by_kind[kind]) == fields_of(doc)
+        doc["notAField"] = "x"
+        warnings = []
+        by_kind = double.validate_documents([doc], command, warnings=warnings)
+        assert "notAField" not in by_kind[kind]
+        assert warnings == ["%s %s: unknown field 'notAField' (ignored)" % (api, kind)]
+        with pytest.raises(double.Rejected, match="unknown field 'notAField'"):
+            double.validate_documents([doc], "validate", strict=True)
+
+
+def test_flags_beside_config_follow_kubeadms_allow_list():
+    double = load_double("1.31.2")
+    double.check_mixed_flags({"config": "f", "node-name": "m", "skip-phases": "addon/kube-proxy",
+                              "ignore-preflight-errors": "all", "v": "5"})
+    with pytest.raises(double.Rejected, match=r"can not mix '--config' with arguments \['cert-dir'\]"):
+        double.check_mixed_flags({"config": "f", "cert-dir": "/tmp"})
+
+
+@pytest.mark.parametrize("subnet, mask, accepted", [
+    ("10.0.0.0/8", None, True),         # default /24: 16 bits longer
+    ("10.0.0.0/7", None, False),        # default /24: 17 bits longer
+    ("10.0.0.0/8", "25", False),
+    ("fd00:1::/48", "64", True),
+    ("fd00:1::/48", "65", False),
+])
+def test_pod_subnet_and_node_mask_differ_by_at_most_16_bits_in_either_family(subnet, mask, accepted):
+    double = load_double("1.31.2")
+    family = "ipv6" if ":" in subnet else "ipv4"
+    cluster = {"networking": {"podSubnet": subnet, "serviceSubnet": "fd00:2::/112" if family == "ipv6" else "192.168.0.0/16"},
+               "controllerManager": {"extraArgs": [{"name": "node-cidr-mask-size-" + family, "value": mask}]
+                                     if mask else []}}
+    if accepted:
+        double.check_cluster(cluster)
+    else:
+        with pytest.raises(double.Rejected, match="difference is greater than 16"):
+            double.check_cluster(cluster)
+
+
+def test_control_plane_join_needs_the_clusters_control_plane_endpoint(tmp_path):
+    double = load_double("1.31.2")
+    double.ROOT = str(tmp_path)
+    join = {"controlPlane": {"localAPIEndpoint": {"advertiseAddress": "10.0.0.2"}}}
+    with pytest.raises(double.Rejected, match="cannot read the cluster's kubeadm-config"):
+        double.check_control_plane_join(join)
+    double.save_state({"control_plane_endpoint": ""})
+    with pytest.raises(double.Rejected, match="doesn't have a stable controlPlaneEndpoint address"):
+        double.check_control_plane_join(join)
+    double.save_state({"control_plane_endpoint": "cp.example:6443"})
+    double.check_control_plane_join(join)
+    double.check_control_plane_join({})
+
+
+def test_the_kubelet_refuses_a_static_pod_with_a_sysctl_the_node_does_not_allow(tmp_path):
+    double = load_double("1.31.2")
+    double.ROOT = str(tmp_path)
+    manifests = tmp_path / "etc/kubernetes/manifests"
+    manifests.mkdir(parents=True)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"securityContext": {"sysctls": [{"name": "net.ipv6.conf.all.forwarding", "value": "1"},
+                                                    {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}]}}}
+    (manifests / "p.yaml").write_text(json.dumps(pod))
+    refused = double.static_pods_admitted("/etc/kubernetes/manifests", [])
+    assert refused == [{"manifest": "p.yaml", "admitted": False,
+                        "reason": "SysctlForbidden: forbidden sysctls ['net.ipv6.conf.all.forwarding']"}]
+    admitted = double.static_pods_admitted("/etc/kubernetes/manifests", ["net.ipv6.conf.all.forwarding"])
+    assert admitted == [{"manifest": "p.yaml", "admitted": True, "reason": ""}]
+    # 1.18 had no ip_unprivileged_port_start among its safe sysctls.
+    old = load_double("1.18.20")
+    assert old.forbidden_sysctls(pod["spec"], ["net.ipv6.*"]) == ["net.ipv4.ip_unprivileged_port_start"]
 
 
 def test_v1beta4_extra_args_must_be_lists():
@@ -212,8 +342,9 @@ def test_init_token_and_join_leave_what_the_roles_read(built, tmp_path):
     master, worker = tmp_path / "master", tmp_path / "worker"
     config = tmp_path / "init.yaml"
     config.write_text(kc.render(kc.init_documents(plan("1.31.2", "ipv6"), "m")))
-    out = run(built / "kubeadm", ["init", "--config", str(config), "--skip-token-print",
+    out = run(built / "kubeadm", ["init", "--config", str(config), "--skip-token-print", "--node-name", "m1",
                                   "--upload-certs", "--skip-certificate-key-print"], master)
+    assert [c["node_name"] for c in calls(master) if c["command"] == "init"] == ["m1"]
     state = json.loads((master / "var/lib/k8s-double/state.json").read_text())
     assert oct((master / "var/lib/k8s-double/state.json").stat().st_mode & 0o777) == "0o600"
     assert state["tokens"][0]["token"] not in out.stdout and state["certificate_key"] not in out.stdout
@@ -227,6 +358,8 @@ def test_init_token_and_join_leave_what_the_roles_read(built, tmp_path):
 
     again = run(built / "kubeadm", ["init", "--config", str(config)], master, check=False)
     assert again.returncode == 1 and "already exists" in again.stderr
+    mixed = run(built / "kubeadm", ["init", "--config", str(config), "--cert-dir", "/x"], master, check=False)
+    assert mixed.returncode == 1 and "can not mix '--config' with arguments ['cert-dir']" in mixed.stderr
 
     token = run(built / "kubeadm", ["token", "create", "--ttl", "15m"], master).stdout.strip()
     join = tmp_path / "join.yaml"

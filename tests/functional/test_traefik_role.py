@@ -31,6 +31,10 @@ ARTICLE_SERVICE = {
 }
 
 EXTERNAL = ["192.168.0.15", "2003:e9:f712:a22f:a61f:72ff:fe56:1e9e"]
+# What k3s_server writes where servicelb is disabled (k3s_server_kubelet_unsafe_sysctls).
+SERVICELB_OFF = ("disable:\n  - servicelb\nkubelet-arg:\n"
+                 "  - \"allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding\"\n")
+K3S_DOUBLE_BUILD = pathlib.Path(__file__).resolve().parents[1] / "doubles" / "k3s" / "build.py"
 
 
 def run_role(repo: pathlib.Path, tmp: pathlib.Path, hosts: dict, group: dict | None = None, check=True):
@@ -160,7 +164,7 @@ def test_the_articles_k3s_needs_servicelb_off(repo, tmp_path):
 
 def test_the_articles_k3s_with_servicelb_off_renders_the_svclb(repo, tmp_path):
     render = tmp_path / "svclb-traefik.yaml"
-    run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": "disable:\n  - servicelb\n"}}},
+    run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": SERVICELB_OFF}}},
              group={"address_plan_kubernetes_version": "v1.21.4+k3s1",
                     "traefik_dualstack_svclb_service": ARTICLE_SERVICE,
                     "traefik_dualstack_svclb_render_path": str(render)})
@@ -168,10 +172,33 @@ def test_the_articles_k3s_with_servicelb_off_renders_the_svclb(repo, tmp_path):
     daemonset = yaml.safe_load(render.read_text())
     containers = daemonset["spec"]["template"]["spec"]["containers"]
     assert [c["name"] for c in containers] == ["lb-tcp-80", "lb-tcp-443", "lb-tcp-9000"]
+    # The k3s double of the release, with that config.yaml, admits the pods; without the
+    # allowance its kubelet refuses them as the real one does.
+    double = tmp_path / "k3s"
+    subprocess.run(["python3", str(K3S_DOUBLE_BUILD), "v1.21.4+k3s1", str(double)], check=True)
+    (tmp_path / "ds.json").write_text(json.dumps(daemonset))
+    config = tmp_path / "k3s121" / "etc" / "config.yaml"
+    admitted = subprocess.run(["python3", str(double), "double-admit", "server", str(tmp_path / "ds.json"),
+                               "--config", str(config)], capture_output=True, text=True, check=False)
+    assert admitted.returncode == 0, admitted.stderr
+    config.write_text("disable:\n  - servicelb\n")
+    refused = subprocess.run(["python3", str(double), "double-admit", "server", str(tmp_path / "ds.json"),
+                              "--config", str(config)], capture_output=True, text=True, check=False)
+    assert refused.returncode == 1 and "SysctlForbidden" in refused.stderr
+
+
+def test_servicelb_off_without_the_kubelet_allowance_is_refused(repo, tmp_path):
+    proc = run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": "disable:\n  - servicelb\n"}}},
+                    check=False, group={"address_plan_kubernetes_version": "v1.21.4+k3s1"})
+    assert proc.returncode != 0
+    assert "SysctlForbidden" in proc.stdout and "k3s_server_kubelet_unsafe_sysctls" in proc.stdout
+    assert "net.ipv6.conf.all.forwarding" in proc.stdout
+    assert not (tmp_path / "k3s121" / "manifests" / "traefik-dualstack.yaml").exists()
 
 
 def test_servicelb_disabled_as_a_string_is_understood(repo, tmp_path):
-    run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": "disable: traefik,servicelb\n"}}},
+    config = SERVICELB_OFF.replace("disable:\n  - servicelb\n", "disable: traefik,servicelb\n")
+    run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": config}}},
              group={"address_plan_kubernetes_version": "v1.21.4+k3s1"})
     # Accepted as ServiceLB off: the dual-stack HelmChartConfig is written, as with the list form.
     assert helm_values(tmp_path, "k3s121")["service"]["spec"]["ipFamilyPolicy"] == "RequireDualStack"

@@ -26,6 +26,13 @@ def build(version, outdir):
     if marker not in source:
         raise SystemExit("k8s_double.py has no %s line" % marker)
     source = source.replace(marker, 'DECLARED_VERSION = "%s"' % version)
+    # The upstream facts go inside, so that the copy runs on a node alone.
+    with open(os.path.join(here, os.pardir, "data", "kubernetes.json")) as handle:
+        facts = json.load(handle)
+    if source.count("\nFACTS = None\n") != 1:
+        raise SystemExit("k8s_double.py has no single FACTS = None line")
+    source = source.replace("\nFACTS = None\n", "\nFACTS = json.loads(%r)\n"
+                            % json.dumps(facts, sort_keys=True, separators=(",", ":")))
     # Lab nodes, like most servers, have python3 but no "python".
     source = "#!/usr/bin/python3\n" + source.split("\n", 1)[1]
     os.makedirs(outdir, exist_ok=True)

@@ -6,9 +6,12 @@
 One file, installed under each name; it behaves by the name it is called as. build.py writes
 the copies with the version filled in and a python3 shebang (nodes have no "python"). It knows the
 Kubernetes version it stands in for (DECLARED_VERSION, filled in by build.py) and refuses what
-that release refuses: command-line flags, config apiVersions and kinds, unknown fields (real
-kubeadm only warns about those and drops them, which silently loses settings), wrong types,
-and the dual-stack rules of that release. What it accepts it records as one JSON line per call
+that release refuses: command-line flags (and flags beside --config that kubeadm does not
+allow there), config apiVersions and kinds, wrong types, and the dual-stack rules of that
+release. Unknown config fields it handles as kubeadm does: ``init`` and ``join`` warn and drop
+them, ``config validate`` refuses them. The field lists come from the kubeadm API types and
+the kubelet's safe sysctls from its source, kept with their sources in
+tests/doubles/data/kubernetes.json (build.py copies them in as FACTS). What it accepts it records as one JSON line per call
 in CALL_LOG, and it leaves behind the files that the real command would, so that roles can
 carry on: kubeadm init writes a real self-signed CA (so the discovery hash is real), admin.conf,
 the kubelet's config and flags, and static pod manifests carrying the component flags.
@@ -18,6 +21,7 @@ certificate key) go only into STATE (mode 0600); the call log holds their SHA-25
 """
 
 import base64
+import fnmatch
 import hashlib
 import ipaddress
 import json
@@ -30,6 +34,7 @@ import sys
 import time
 
 DECLARED_VERSION = "@VERSION@"
+FACTS = None
 
 ROOT = os.environ.get("K8S_DOUBLE_ROOT", "/")
 
@@ -44,6 +49,16 @@ STATE = "/var/lib/k8s-double/state.json"
 
 class Rejected(Exception):
     """What the real binary would refuse; the message is printed and the call exits 1."""
+
+
+def facts():
+    """The upstream facts: copied in by build.py, else read from the data folder beside the source."""
+    global FACTS
+    if FACTS is None:
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "data", "kubernetes.json")
+        with open(data) as handle:
+            FACTS = json.load(handle)
+    return FACTS
 
 
 # --------------------------------------------------------------------------- versions
@@ -101,74 +116,73 @@ TIMEOUTS = {name: "str" for name in (
     "etcdAPICall", "tlsBootstrap", "discovery", "upgradeManifests")}
 
 
+# The Go type of each struct-valued field (kubeadm's types.go); the tables list every type's
+# fields, flattened where types.go inlines one struct into another.
+NESTED = {
+    "InitConfiguration": {"nodeRegistration": "NodeRegistrationOptions", "localAPIEndpoint": "APIEndpoint",
+                          "bootstrapTokens": ["BootstrapToken"], "patches": "Patches", "timeouts": "Timeouts"},
+    "JoinConfiguration": {"nodeRegistration": "NodeRegistrationOptions", "discovery": "Discovery",
+                          "controlPlane": "JoinControlPlane", "patches": "Patches", "timeouts": "Timeouts"},
+    "ClusterConfiguration": {"etcd": "Etcd", "networking": "Networking", "apiServer": "APIServer",
+                             "controllerManager": "ControlPlaneComponent", "scheduler": "ControlPlaneComponent",
+                             "dns": "DNS", "proxy": "Proxy"},
+    "ResetConfiguration": {"timeouts": "Timeouts"},
+    "Etcd": {"local": "LocalEtcd", "external": "ExternalEtcd"},
+    "APIServer": {"extraVolumes": ["HostPathMount"]},
+    "ControlPlaneComponent": {"extraVolumes": ["HostPathMount"]},
+    "JoinControlPlane": {"localAPIEndpoint": "APIEndpoint"},
+    "Discovery": {"bootstrapToken": "BootstrapTokenDiscovery", "file": "FileDiscovery"},
+}
+# Types of the leaf fields the double checks; a leaf not named here is a string.
+LEAVES = {
+    "bindPort": "int", "kubeletExtraArgs": "args", "extraArgs": "args", "certSANs": "strlist",
+    "serverCertSANs": "strlist", "peerCertSANs": "strlist", "caCertHashes": "strlist",
+    "ignorePreflightErrors": "strlist", "skipPhases": "strlist", "featureGates": "boolmap",
+    "unsafeSkipCAVerification": "bool", "useHyperKubeImage": "bool", "dryRun": "bool", "disabled": "bool",
+    "imagePullSerial": "bool", "readOnly": "bool", "endpoints": "strlist", "taints": ("list", TAINT),
+    "extraEnvs": ("list", ENV_VAR), "usages": "strlist", "groups": "strlist", "cleanupTmpDir": "bool",
+    "force": "bool", "unmountFlags": "strlist",
+}
+KUBEADM_KINDS = ("InitConfiguration", "ClusterConfiguration", "JoinConfiguration", "ResetConfiguration",
+                 "UpgradeConfiguration")
+
+
 def kubeadm_schemas(api):
-    """Field lists of the kubeadm config API ``api`` (kubeadm.k8s.io/v1betaN), after the
-    kubeadm API reference for that version."""
-    beta = api.rsplit("/", 1)[1]
-    node_registration = {"name": "str", "criSocket": "str", "taints": ("list", TAINT),
-                         "kubeletExtraArgs": "args", "ignorePreflightErrors": "strlist"}
-    component = {"extraArgs": "args", "extraVolumes": ("list", HOST_PATH_MOUNT)}
-    local_etcd = dict(IMAGE_META, dataDir="str", extraArgs="args", serverCertSANs="strlist",
-                      peerCertSANs="strlist")
-    dns = dict(IMAGE_META)
-    discovery = {
-        "bootstrapToken": {"token": "str", "apiServerEndpoint": "str", "caCertHashes": "strlist",
-                           "unsafeSkipCAVerification": "bool"},
-        "file": {"kubeConfigPath": "str"},
-        "tlsBootstrapToken": "str",
-        "timeout": "str",
-    }
-    init = {"bootstrapTokens": ("list", BOOTSTRAP_TOKEN), "localAPIEndpoint": API_ENDPOINT,
-            "certificateKey": "str"}
-    join = {"caCertPath": "str", "discovery": discovery,
-            "controlPlane": {"localAPIEndpoint": API_ENDPOINT, "certificateKey": "str"}}
-    cluster = {"networking": NETWORKING, "kubernetesVersion": "str",
-               "controlPlaneEndpoint": "str", "certificatesDir": "str", "imageRepository": "str",
-               "featureGates": "boolmap", "clusterName": "str"}
-    api_server_extra = {"certSANs": "strlist", "timeoutForControlPlane": "str"}
-    if beta == "v1beta2":
-        dns["type"] = "str"
-        cluster["useHyperKubeImage"] = "bool"
-    else:
-        node_registration["imagePullPolicy"] = "str"
-        patches = {"directory": "str"}
-        init.update(skipPhases="strlist", patches=patches)
-        join.update(skipPhases="strlist", patches=patches)
-    if beta == "v1beta4":
-        node_registration["imagePullSerial"] = "bool"
-        component["extraEnvs"] = ("list", ENV_VAR)
-        local_etcd["extraEnvs"] = ("list", ENV_VAR)
-        dns["disabled"] = "bool"
-        del discovery["timeout"]
-        del api_server_extra["timeoutForControlPlane"]
-        init.update(dryRun="bool", timeouts=TIMEOUTS)
-        join.update(dryRun="bool", timeouts=TIMEOUTS)
-        cluster.update(proxy={"disabled": "bool"}, encryptionAlgorithm="str",
-                       certificateValidityPeriod="str", caCertificateValidityPeriod="str")
-    init["nodeRegistration"] = node_registration
-    join["nodeRegistration"] = node_registration
-    cluster.update(etcd={"local": local_etcd, "external": EXTERNAL_ETCD},
-                   apiServer=dict(component, **api_server_extra), controllerManager=component,
-                   scheduler=component, dns=dns)
-    kinds = {"InitConfiguration": init, "ClusterConfiguration": cluster, "JoinConfiguration": join}
-    if beta == "v1beta4":
-        kinds["ResetConfiguration"] = {"cleanupTmpDir": "bool", "certificatesDir": "str",
-                                       "criSocket": "str", "dryRun": "bool", "force": "bool",
-                                       "ignorePreflightErrors": "strlist", "skipPhases": "strlist",
-                                       "unmountFlags": "strlist", "timeouts": TIMEOUTS}
-        kinds["UpgradeConfiguration"] = {"apply": "any", "diff": "any", "node": "any",
-                                         "plan": "any", "timeouts": TIMEOUTS}
+    """The schema of every kind of the kubeadm config API ``api`` (kubeadm.k8s.io/v1betaN),
+    from the field lists read from that API's types.go (tests/doubles/data/kubernetes.json)."""
+    types = facts()["kubeadm_apis"][api]["types"]
+
+    def schema(type_name):
+        if type_name not in types:
+            return "any"  # a type whose fields were not read (v1beta3's BootstrapToken)
+        nested = NESTED.get(type_name, {})
+        result = {}
+        for field in types[type_name]:
+            if field in ("apiVersion", "kind"):
+                continue
+            if field in nested:
+                inner = nested[field]
+                result[field] = ("list", schema(inner[0])) if isinstance(inner, list) else schema(inner)
+            else:
+                result[field] = LEAVES.get(field, "str")
+        return result
+
+    kinds = {kind: schema(kind) for kind in KUBEADM_KINDS if kind in types}
+    if api.endswith("v1beta4"):
+        # Listed in v1beta4's doc.go changelog; its fields were not read.
+        kinds.setdefault("UpgradeConfiguration", "any")
     return kinds
 
 
-# Only the component config fields this collection writes, plus their close neighbours:
-# anything else is refused so that a typo cannot slip through.
+# The component config fields the double type-checks (those the collection writes and their
+# neighbours); others are warned about and dropped like unknown kubeadm fields.
 KUBELET_SCHEMA = {
     "cgroupDriver": "str", "featureGates": "boolmap", "clusterDNS": "strlist",
     "clusterDomain": "str", "failSwapOn": "bool", "address": "str", "healthzBindAddress": "str",
     "healthzPort": "int", "staticPodPath": "str", "rotateCertificates": "bool",
     "serverTLSBootstrap": "bool", "resolvConf": "str", "maxPods": "int",
     "authentication": "any", "authorization": "any", "runtimeRequestTimeout": "str",
+    "allowedUnsafeSysctls": "strlist",
 }
 KUBE_PROXY_SCHEMA = {
     "clusterCIDR": "str", "mode": "str", "featureGates": "boolmap", "bindAddress": "str",
@@ -181,22 +195,28 @@ COMPONENT_APIS = {
 }
 
 
-def check_type(where, value, kind, beta):
+def check_type(where, value, kind, beta, warnings=None):
+    """Check ``value`` against ``kind``. An unknown field is refused when ``warnings`` is None
+    (strict, as ``kubeadm config validate``), else noted there and dropped, as init and join do."""
     if kind == "any":
         return
     if isinstance(kind, dict):
         if not isinstance(value, dict):
             raise Rejected("%s: cannot unmarshal %s into an object" % (where, type(value).__name__))
-        for key, item in value.items():
+        for key, item in list(value.items()):
             if key not in kind:
-                raise Rejected("%s: unknown field %r" % (where, key))
-            check_type("%s.%s" % (where, key), item, kind[key], beta)
+                if warnings is None:
+                    raise Rejected("%s: unknown field %r" % (where, key))
+                warnings.append("%s: unknown field %r (ignored)" % (where, key))
+                del value[key]
+                continue
+            check_type("%s.%s" % (where, key), item, kind[key], beta, warnings)
         return
     if isinstance(kind, tuple):
         if not isinstance(value, list):
             raise Rejected("%s: cannot unmarshal %s into a list" % (where, type(value).__name__))
         for index, item in enumerate(value):
-            check_type("%s[%d]" % (where, index), item, kind[1], beta)
+            check_type("%s[%d]" % (where, index), item, kind[1], beta, warnings)
         return
     if kind == "args":
         if beta == "v1beta4":
@@ -238,8 +258,14 @@ def split_documents(text):
     return docs
 
 
-def validate_documents(docs, command):
-    """Check every document and return them keyed by kind."""
+def validate_documents(docs, command, strict=False, warnings=None):
+    """Check every document and return them keyed by kind, unknown fields dropped.
+
+    ``kubeadm init`` and ``join`` only warn about unknown fields (kubeadm's strict decoding
+    error is logged, not returned) and skip documents of groups they do not know;
+    ``kubeadm config validate`` (strict=True) refuses both. The warnings go into ``warnings``.
+    """
+    warnings = [] if warnings is None else warnings
     by_kind = {}
     known_apis = kubeadm_api_versions()
     for doc in docs:
@@ -258,17 +284,21 @@ def validate_documents(docs, command):
             schema = schemas[kind]
         elif (api, kind) in COMPONENT_APIS:
             beta, schema = None, COMPONENT_APIS[(api, kind)]
-        else:
+        elif strict:
             raise Rejected("%s: unknown apiVersion/kind" % where)
+        else:
+            warnings.append("[config] WARNING: Ignored configuration document with GroupVersionKind %s" % where)
+            continue
         if kind in by_kind:
             raise Rejected("%s: appears twice" % where)
-        body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}
-        check_type(where, body, schema, beta)
-        by_kind[kind] = doc
+        body = json.loads(json.dumps({k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}))
+        check_type(where, body, schema, beta, None if strict else warnings)
+        by_kind[kind] = dict(body, apiVersion=api, kind=kind)
     kubeadm_apis = {doc["apiVersion"] for doc in docs if doc["apiVersion"].startswith("kubeadm.k8s.io/")}
     if len(kubeadm_apis) > 1:
         raise Rejected("mixed kubeadm config APIs in one file: %s" % ", ".join(sorted(kubeadm_apis)))
-    wanted = {"init": ("InitConfiguration", "ClusterConfiguration"), "join": ("JoinConfiguration",)}[command]
+    wanted = {"init": ("InitConfiguration", "ClusterConfiguration"), "join": ("JoinConfiguration",),
+              "validate": ("InitConfiguration", "ClusterConfiguration", "JoinConfiguration")}[command]
     if not any(kind in by_kind for kind in wanted):
         raise Rejected("kubeadm %s --config needs one of %s" % (command, ", ".join(wanted)))
     for kind in ("KubeletConfiguration", "KubeProxyConfiguration", "ClusterConfiguration"):
@@ -324,19 +354,23 @@ def check_cluster(cluster):
         raise Rejected("kubernetesVersion %s: this kubeadm (%s) deploys only its own minor release"
                        % (wanted, DECLARED_VERSION))
     cm = args_map((cluster.get("controllerManager") or {}).get("extraArgs"))
+    rule = facts()["read_for_the_doubles"]["pod_subnet_node_mask"]
     for net in pods:
-        flag = "node-cidr-mask-size-ipv%d" % net.version
-        if flag not in cm:
-            continue
+        family = "ipv%d" % net.version
+        flag = "node-cidr-mask-size-" + family
+        # A single-stack plan may give node-cidr-mask-size; otherwise the controller manager's default.
+        text = cm.get(flag, cm.get("node-cidr-mask-size") if len(pods) == 1 else None)
         try:
-            mask = int(cm[flag])
+            mask = int(text) if text is not None else rule["default_masks"][family]
         except ValueError:
-            raise Rejected("controllerManager.extraArgs %s=%r is not a number" % (flag, cm[flag]))
+            raise Rejected("controllerManager.extraArgs %s=%r is not a number" % (flag, text))
         if mask < net.prefixlen:
-            raise Rejected("controllerManager.extraArgs %s=%d is shorter than podSubnet %s" % (flag, mask, net))
-        if net.version == 6 and mask - net.prefixlen > 16:
-            raise Rejected("controllerManager.extraArgs %s=%d: the node CIDR size is too big for %s "
-                           "(at most 16 bits longer)" % (flag, mask, net))
+            raise Rejected("networking.podSubnet: Invalid value: %r: the size of pod subnet with mask %d is "
+                           "smaller than the size of node subnet with mask %d" % (str(net), net.prefixlen, mask))
+        if mask - net.prefixlen > rule["max_diff"]:
+            raise Rejected("networking.podSubnet: Invalid value: %r: pod subnet mask (%d) and node-mask (%d) "
+                           "difference is greater than %d (the node CIDR size is too big)"
+                           % (str(net), net.prefixlen, mask, rule["max_diff"]))
     return pods, services
 
 
@@ -559,8 +593,29 @@ def start_kubelet(since):
 
 
 INIT_FLAGS = {"config", "ignore-preflight-errors", "skip-phases", "v", "patches", "rootfs",
-              "cert-dir", "kubeconfig-dir"}
-INIT_BOOL = {"skip-token-print", "skip-certificate-key-print", "upload-certs", "dry-run"}
+              "cert-dir", "kubeconfig-dir", "node-name", "log-file", "kubeconfig"}
+INIT_BOOL = {"skip-token-print", "skip-certificate-key-print", "upload-certs", "dry-run", "yes"}
+
+
+def check_mixed_flags(flags):
+    """With --config, kubeadm takes only the flags of its allow-list and those starting with
+    skip- (ValidateMixedArguments, tests/doubles/data/kubernetes.json flags_with_config)."""
+    if "config" not in flags:
+        return
+    rule = facts()["flags_with_config"]
+    mixed = sorted(name for name in flags if name not in rule["allowed"]
+                   and not any(name.startswith(prefix) for prefix in rule["allowed_prefixes"]))
+    if mixed:
+        raise Rejected("can not mix '--config' with arguments %s" % mixed)
+
+
+def read_config_flag(flags, command, warnings):
+    with open(flags["config"]) as handle:
+        docs = split_documents(handle.read())
+    by_kind = validate_documents(docs, command, warnings=warnings)
+    for warning in warnings:
+        print("W %s" % warning, file=sys.stderr)
+    return docs, by_kind
 
 
 def kubeadm_init(argv):
@@ -569,13 +624,15 @@ def kubeadm_init(argv):
         raise Rejected("unexpected arguments %r" % positional)
     if "config" not in flags:
         raise Rejected("the double expects --config (the collection always passes one)")
-    with open(flags["config"]) as handle:
-        docs = split_documents(handle.read())
-    by_kind = validate_documents(docs, "init")
+    check_mixed_flags(flags)
+    warnings = []
+    docs, by_kind = read_config_flag(flags, "init", warnings)
     init = by_kind.get("InitConfiguration") or {}
     cluster = by_kind.get("ClusterConfiguration") or {}
     pods, services = check_cluster(cluster)
-    node_registration = init.get("nodeRegistration") or {}
+    node_registration = dict(init.get("nodeRegistration") or {})
+    if "node-name" in flags:
+        node_registration["name"] = flags["node-name"]
     gates = (by_kind.get("KubeletConfiguration") or {}).get("featureGates") or {}
     node_ip = args_map(node_registration.get("kubeletExtraArgs")).get("node-ip")
     if node_ip:
@@ -603,6 +660,7 @@ def kubeadm_init(argv):
     static_pods(cluster, init, pods, services)
     token = new_token()
     state.update(initialized=True, ca_cert_hash=ca_hash, server=server,
+                 control_plane_endpoint=cluster.get("controlPlaneEndpoint", ""),
                  tokens=state.get("tokens", []) + [{"token": token, "ttl": "24h0m0s", "source": "init"}])
     certificate_key = None
     if flags.get("upload-certs") == "true":
@@ -611,6 +669,7 @@ def kubeadm_init(argv):
     save_state(state)
     kubelet = start_kubelet(started)
     record({"command": "init", "argv": argv, "result": "accepted", "documents": redact(docs),
+            "warnings": warnings, "node_name": node_registration.get("name"),
             "kubelet": kubelet, "ca_cert_hash": ca_hash})
     print("Your Kubernetes control-plane has initialized successfully!")
     if certificate_key and flags.get("skip-certificate-key-print") != "true":
@@ -651,19 +710,36 @@ def kubeadm_token(argv):
 
 # -------------------------------------------------------------------- kubeadm join
 
-JOIN_FLAGS = {"config", "ignore-preflight-errors", "skip-phases", "v", "patches"}
+JOIN_FLAGS = {"config", "ignore-preflight-errors", "skip-phases", "v", "patches", "node-name",
+              "log-file", "kubeconfig"}
+
+
+def check_control_plane_join(join):
+    """A control-plane join needs the cluster's controlPlaneEndpoint, which kubeadm reads from
+    the kubeadm-config ConfigMap (checkIfReadyForAdditionalControlPlane). The double knows it
+    only where kubeadm init ran under the same root."""
+    if not join.get("controlPlane"):
+        return
+    state = load_state()
+    if "control_plane_endpoint" not in state:
+        raise Rejected("[preflight] the double cannot read the cluster's kubeadm-config here (no kubeadm "
+                       "init ran under this root), which a control-plane join needs")
+    if not state["control_plane_endpoint"]:
+        raise Rejected("One or more conditions for hosting a new control plane instance is not satisfied. "
+                       + facts()["read_for_the_doubles"]["join_control_plane"]["error"])
 
 
 def kubeadm_join(argv):
-    flags, positional = parse_flags(argv, JOIN_FLAGS, {"dry-run"})
+    flags, positional = parse_flags(argv, JOIN_FLAGS, {"dry-run", "yes"})
     if positional or "config" not in flags:
         raise Rejected("the double expects 'kubeadm join --config FILE' (the token must not be on "
                        "the command line); got %r" % positional)
+    check_mixed_flags(flags)
     mode = os.stat(flags["config"]).st_mode & 0o777
-    with open(flags["config"]) as handle:
-        docs = split_documents(handle.read())
-    by_kind = validate_documents(docs, "join")
+    warnings = []
+    docs, by_kind = read_config_flag(flags, "join", warnings)
     join = by_kind["JoinConfiguration"]
+    check_control_plane_join(join)
     bootstrap = (join.get("discovery") or {}).get("bootstrapToken") or {}
     token = bootstrap.get("token", "")
     if not re.match(r"^[a-z0-9]{6}\.[a-z0-9]{16}$", token):
@@ -678,7 +754,9 @@ def kubeadm_join(argv):
     host, _sep, port = endpoint.rpartition(":")
     if not port.isdigit() or not host or (":" in host and not host.startswith("[")):
         raise Rejected("discovery.bootstrapToken.apiServerEndpoint %r is not host:port" % endpoint)
-    node_registration = join.get("nodeRegistration") or {}
+    node_registration = dict(join.get("nodeRegistration") or {})
+    if "node-name" in flags:
+        node_registration["name"] = flags["node-name"]
     node_ip = args_map(node_registration.get("kubeletExtraArgs")).get("node-ip")
     if node_ip:
         check_node_ip(node_ip, {"IPv6DualStack": dual_stack_gate_known()})
@@ -694,6 +772,7 @@ def kubeadm_join(argv):
     save_state(state)
     kubelet = start_kubelet(started)
     record({"command": "join", "argv": argv, "result": "accepted", "documents": redact(docs),
+            "warnings": warnings, "node_name": node_registration.get("name"),
             "config_mode": "%04o" % mode, "token_sha256": digest(token), "kubelet": kubelet})
     print("This node has joined the cluster.")
     return 0
@@ -722,6 +801,23 @@ def kubeadm_reset(argv):
     return 0
 
 
+def kubeadm_config(argv):
+    """``kubeadm config validate``: the strict reading init and join do not do."""
+    if not argv or argv[0] != "validate":
+        raise Rejected("the double knows only 'kubeadm config validate'")
+    flags, positional = parse_flags(argv[1:], {"config", "v"}, {"allow-experimental-api"})
+    if positional or "config" not in flags:
+        raise Rejected("kubeadm config validate needs --config FILE")
+    with open(flags["config"]) as handle:
+        docs = split_documents(handle.read())
+    by_kind = validate_documents(docs, "validate", strict=True)
+    if "ClusterConfiguration" in by_kind:
+        check_cluster(by_kind["ClusterConfiguration"])
+    record({"command": "config validate", "argv": argv, "result": "accepted"})
+    print("ok")
+    return 0
+
+
 def kubeadm_main(argv):
     if not argv:
         raise Rejected("missing command")
@@ -736,7 +832,8 @@ def kubeadm_main(argv):
         else:
             print(json.dumps({"clientVersion": {"gitVersion": "v%d.%d.%d" % version_tuple()}}))
         return 0
-    handlers = {"init": kubeadm_init, "join": kubeadm_join, "token": kubeadm_token, "reset": kubeadm_reset}
+    handlers = {"init": kubeadm_init, "join": kubeadm_join, "token": kubeadm_token, "reset": kubeadm_reset,
+                "config": kubeadm_config}
     if command not in handlers:
         raise Rejected("the double does not implement 'kubeadm %s'" % command)
     return handlers[command](rest)
@@ -746,7 +843,43 @@ def kubeadm_main(argv):
 
 KUBELET_FLAGS = {"bootstrap-kubeconfig", "kubeconfig", "config", "node-ip", "hostname-override",
                  "v", "feature-gates", "container-runtime-endpoint", "pod-infra-container-image",
-                 "node-labels", "register-with-taints", "cloud-provider", "resolv-conf"}
+                 "node-labels", "register-with-taints", "cloud-provider", "resolv-conf",
+                 "allowed-unsafe-sysctls"}
+
+
+def safe_sysctls():
+    """The kubelet's safe sysctls for the declared minor (the nearest older minor read)."""
+    table = facts()["kubelet_safe_sysctls"]
+    minors = sorted(table, key=lambda name: int(name.split(".")[1]))
+    chosen = [name for name in minors if int(name.split(".")[1]) <= minor()] or minors[:1]
+    return chosen[-1], table[chosen[-1]]["sysctls"]
+
+
+def forbidden_sysctls(pod, allowed):
+    """The sysctls of a pod spec that the kubelet refuses (SysctlForbidden): neither safe on
+    this minor nor matched by the node's allowed unsafe sysctls (a trailing * is a prefix)."""
+    safe = safe_sysctls()[1]
+    names = [item.get("name", "") for item in ((pod.get("securityContext") or {}).get("sysctls") or [])]
+    return [name for name in names
+            if name not in safe and not any(fnmatch.fnmatchcase(name, pattern) for pattern in allowed)]
+
+
+def static_pods_admitted(directory, allowed):
+    """What the kubelet does with each static pod manifest: run it or refuse it."""
+    results = []
+    if not os.path.isdir(path(directory)):
+        return results
+    for name in sorted(os.listdir(path(directory))):
+        with open(os.path.join(path(directory), name)) as handle:
+            try:
+                manifest = json.load(handle)
+            except ValueError:
+                results.append({"manifest": name, "admitted": False, "reason": "not JSON (the double reads JSON)"})
+                continue
+        forbidden = forbidden_sysctls(manifest.get("spec") or {}, allowed)
+        results.append({"manifest": name, "admitted": not forbidden,
+                        "reason": "SysctlForbidden: forbidden sysctls %s" % forbidden if forbidden else ""})
+    return results
 
 
 def kubelet_main(argv):
@@ -764,20 +897,25 @@ def kubelet_main(argv):
             raise Rejected("unexpected arguments %r" % positional)
         if "container-runtime" in flags and flags["container-runtime"] != "remote" and minor() >= 24:
             raise Rejected("--container-runtime=%s: only 'remote' exists from 1.24" % flags["container-runtime"])
-        config = {}
+        config, warnings = {}, []
         if "config" in flags:
             with open(flags["config"]) as handle:
                 config = json.loads(handle.read())
             body = {k: v for k, v in config.items() if k not in ("apiVersion", "kind")}
-            check_type("KubeletConfiguration", body, KUBELET_SCHEMA, None)
+            check_type("KubeletConfiguration", body, KUBELET_SCHEMA, None, warnings)
             check_feature_gates("KubeletConfiguration", config.get("featureGates") or {})
         node_ips = check_node_ip(flags["node-ip"], config.get("featureGates") or {}) if "node-ip" in flags else []
+        # A flag overrides the config file's field.
+        allowed = ([item.strip() for item in flags["allowed-unsafe-sysctls"].split(",") if item.strip()]
+                   if "allowed-unsafe-sysctls" in flags else list(config.get("allowedUnsafeSysctls") or []))
+        pods = static_pods_admitted(config.get("staticPodPath") or "/etc/kubernetes/manifests", allowed)
     except (Rejected, OSError, ValueError) as exc:
         record({"command": "kubelet", "argv": argv, "result": "rejected", "error": str(exc)})
         print("E kubelet: %s" % exc, file=sys.stderr)
         return 1
     record({"command": "kubelet", "argv": argv, "result": "accepted", "node_ips": node_ips,
-            "cgroup_driver": config.get("cgroupDriver")})
+            "cgroup_driver": config.get("cgroupDriver"), "warnings": warnings,
+            "allowed_unsafe_sysctls": allowed, "static_pods": pods})
     # A real kubelet keeps running; so does this one, until systemd stops it.
     while True:
         time.sleep(3600)

@@ -25,6 +25,13 @@ def test_server_and_agent_configs_through_one_filter():
     assert agent["config"]["server"] == "https://10.0.0.1:6443"
 
 
+def test_svclb_sysctls_follow_the_servers_disable():
+    assert FILTERS["k3s_svclb_sysctls"](PLAN, ["servicelb"]) == ["net.ipv6.conf.all.forwarding"]
+    assert FILTERS["k3s_svclb_sysctls"](PLAN, []) == []
+    with pytest.raises(AnsibleFilterError, match="run the dualstack.kubernetes.address_plan role"):
+        FILTERS["k3s_svclb_sysctls"]({}, ["servicelb"])
+
+
 def test_configuration_errors_become_filter_errors():
     with pytest.raises(AnsibleFilterError, match="k3s_server_version: latest is not a k3s release"):
         FILTERS["k3s_node_config"](PLAN, "s", "server", version="latest")
@@ -39,6 +46,7 @@ def test_text_filters():
     assert FILTERS["k3s_config_yaml"]({"a": True}).endswith("a: true\n")
     assert FILTERS["k3s_env_file"]("tok", "k3s_agent_token").endswith("K3S_TOKEN=tok\n")
     assert FILTERS["k3s_release_tag"]("1.31.2+k3s1") == "v1.31.2+k3s1"
+    assert FILTERS["k3s_allowed_unsafe_sysctls"]({"kubelet-arg": ["allowed-unsafe-sysctls=net.ipv6.*"]}) == ["net.ipv6.*"]
     assert FILTERS["k3s_upgrade_plans"]("v1.31.2+k3s1")[0]["kind"] == "Plan"
     assert "https://[fd00::1]:6443" in FILTERS["k3s_kubeconfig"]("    server: https://127.0.0.1:6443\n", "fd00::1")
 

@@ -16,7 +16,7 @@ FILTERS = FilterModule().filters()
 def test_every_decision_is_a_filter():
     assert set(FILTERS) == {"traefik_chart_layout", "traefik_chart_from_manifest", "k3s_traefik_layout",
                             "k3s_servicelb_dual_stack", "traefik_load_balancer", "traefik_ip_families",
-                            "traefik_service_values"}
+                            "traefik_service_values", "svclb_pod_sysctls"}
 
 
 def test_filters_return_plain_values_for_templates():
@@ -26,6 +26,7 @@ def test_filters_return_plain_values_for_templates():
     assert FILTERS["traefik_load_balancer"]("v1.21.4+k3s1") == "klipper_dualstack_lb"
     assert FILTERS["traefik_service_values"]("service_keys", ["IPv6", "IPv4"]) == {
         "service": {"ipFamilyPolicy": "RequireDualStack", "ipFamilies": ["IPv6", "IPv4"]}}
+    assert FILTERS["svclb_pod_sysctls"](["IPv6", "IPv4"]) == ["net.ipv6.conf.all.forwarding"]
 
 
 def test_bad_input_becomes_a_filter_error():

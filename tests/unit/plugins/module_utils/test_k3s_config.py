@@ -289,3 +289,51 @@ class TestUpgradePlans:
         assert k3s_config.url_host("fd00::1") == "[fd00::1]"
         assert k3s_config.url_host("10.0.0.1") == "10.0.0.1"
         assert re.match(r"^\[", k3s_config.url_host("[fd00::1]"))
+
+
+class TestKubeletUnsafeSysctls:
+    """Where servicelb is off, the svclb pods' sysctls must be allowed on every node."""
+
+    def test_servicelb_off_asks_for_what_the_svclb_pods_set(self):
+        plan = make_plan()
+        assert k3s_config.svclb_sysctls(plan, ["servicelb"]) == ["net.ipv6.conf.all.forwarding"]
+        assert k3s_config.svclb_sysctls(plan, "traefik, servicelb") == ["net.ipv6.conf.all.forwarding"]
+        assert k3s_config.svclb_sysctls(plan, ["traefik"]) == []
+        assert k3s_config.svclb_sysctls(plan, []) == []
+
+    def test_server_and_agent_write_the_allowance_into_kubelet_arg(self):
+        sysctls = ["net.ipv6.conf.all.forwarding"]
+        server = k3s_config.server_config(make_plan(nodes=("server",), article=True), "server", ARTICLE,
+                                          disable=["servicelb"], feature_gates={"IPv6DualStack": True},
+                                          kubelet_unsafe_sysctls=sysctls)["config"]
+        assert server["kubelet-arg"] == ["feature-gates=IPv6DualStack=true",
+                                         "allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding"]
+        assert list(server).index("kube-apiserver-arg") < list(server).index("kubelet-arg") \
+            < list(server).index("kube-proxy-arg")
+        agent = k3s_config.agent_config(make_plan(), "agent", "server", CURRENT,
+                                        kubelet_unsafe_sysctls=sysctls)["config"]
+        assert agent["kubelet-arg"] == ["allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding"]
+        assert k3s_config.allowed_unsafe_sysctls(agent) == sysctls
+        assert "kubelet-arg" not in k3s_config.agent_config(make_plan(), "agent", "server", CURRENT)["config"]
+
+    def test_allowance_read_back_from_a_config(self):
+        assert k3s_config.allowed_unsafe_sysctls({}) == []
+        assert k3s_config.allowed_unsafe_sysctls({"kubelet-arg": "allowed-unsafe-sysctls=a.b,c.d"}) == ["a.b", "c.d"]
+        assert k3s_config.allowed_unsafe_sysctls({"kubelet-arg": [
+            "--allowed-unsafe-sysctls=a.b", "v=2", "allowed-unsafe-sysctls=net.ipv6.*"]}) == ["net.ipv6.*"]
+
+    @pytest.mark.parametrize("value, words", [
+        ("net.ipv6.conf.all.forwarding", "is not a list"),
+        (["net ipv6"], "[net ipv6] holds what is not a sysctl name"),
+        (["forwarding"], "[forwarding] holds what is not a sysctl name"),
+    ])
+    def test_bad_sysctls_name_the_option(self, value, words):
+        with pytest.raises(DualstackError, match=re.escape("k3s_server_kubelet_unsafe_sysctls")):
+            k3s_config.server_config(make_plan(), "server", CURRENT, kubelet_unsafe_sysctls=value)
+        with pytest.raises(DualstackError, match=re.escape(words)):
+            k3s_config.server_config(make_plan(), "server", CURRENT, kubelet_unsafe_sysctls=value)
+
+    def test_extra_config_may_not_set_the_allowance_behind_the_option(self):
+        with pytest.raises(DualstackError, match="k3s_agent_kubelet_unsafe_sysctls"):
+            k3s_config.agent_config(make_plan(), "agent", "server", CURRENT, extra_config={
+                "kubelet-arg": ["allowed-unsafe-sysctls+=net.ipv4.ip_forward"]})

@@ -70,6 +70,14 @@ def test_ipv6_forwarding_sysctl_only_with_an_ipv6_cluster_ip():
     assert "securityContext" not in v4only
 
 
+def test_pod_sysctls_are_the_one_list_the_daemonset_and_the_nodes_share():
+    assert lb.pod_sysctls(["IPv4", "IPv6"]) == ["net.ipv6.conf.all.forwarding"]
+    assert lb.pod_sysctls(["ipv6"]) == ["net.ipv6.conf.all.forwarding"]
+    assert lb.pod_sysctls(["IPv4"]) == [] and lb.pod_sysctls(None) == []
+    spec = lb.build_daemonset(article_service())["spec"]["template"]["spec"]
+    assert [s["name"] for s in spec["securityContext"]["sysctls"]] == lb.pod_sysctls(["IPv4", "IPv6"])
+
+
 def test_tolerations_cover_master_control_plane_and_critical_addons():
     tolerations = lb.build_daemonset(article_service())["spec"]["template"]["spec"]["tolerations"]
     assert {(t["key"], t.get("effect")) for t in tolerations} == {
