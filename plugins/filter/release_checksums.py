@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: dualstack.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The recorded checksums of upstream release files (documented in the .yml files)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import release_checksums
+
+
+def k3s_binary_sha256(tag: str, arch: str = "amd64") -> str:
+    return release_checksums.k3s_binary_sha256(tag, arch)
+
+
+def k3s_binary_asset(arch: str = "amd64") -> str:
+    try:
+        return release_checksums.k3s_binary_asset(arch)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+class FilterModule:
+    """Checksums and asset names of the upstream files the roles download."""
+
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
+        return {"k3s_binary_sha256": k3s_binary_sha256, "k3s_binary_asset": k3s_binary_asset}
