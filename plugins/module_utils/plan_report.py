@@ -340,7 +340,7 @@ def svg(plan: t.Mapping[str, t.Any]) -> str:
             '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="DejaVu Sans Mono, monospace">'
             % (width, height, width, height))
     return "\n".join([head, "<title>%s</title>" % escape(title),
-                      '<rect width="100%%" height="100%%" fill="#ffffff"/>'] + out + ["</svg>"]) + "\n"
+                      '<rect width="100%" height="100%" fill="#ffffff"/>'] + out + ["</svg>"]) + "\n"
 
 
 def render(plan: t.Mapping[str, t.Any]) -> t.Dict[str, bytes]:

@@ -42,7 +42,7 @@ PLAYBOOK = """---
 """
 
 
-def inventory(hosts: dict) -> dict:
+def inventory(hosts: dict, plan: dict = None) -> dict:
     groups = {}
     number = 15
     for group, names in hosts.items():
@@ -55,7 +55,7 @@ def inventory(hosts: dict) -> dict:
                 "address_plan_node_ipv6": "fd45:a71:55a6:1::%d" % number,
             }
             number += 1
-    return {"all": {"vars": PLAN, "children": groups}}
+    return {"all": {"vars": PLAN if plan is None else plan, "children": groups}}
 
 
 @pytest.fixture(name="play")
@@ -63,9 +63,9 @@ def fixture_play(tmp_path):
     if not (REPO / "roles" / "address_plan").is_dir():
         pytest.skip("the address_plan role (the preflight these roles start with) is not in the collection yet")
 
-    def play(hosts: dict) -> subprocess.CompletedProcess:
+    def play(hosts: dict, plan: dict = None) -> subprocess.CompletedProcess:
         inv = tmp_path / "inventory.json"
-        inv.write_text(json.dumps(inventory(hosts)), encoding="utf-8")
+        inv.write_text(json.dumps(inventory(hosts, plan)), encoding="utf-8")
         book = tmp_path / "site.yml"
         book.write_text(PLAYBOOK, encoding="utf-8")
         return subprocess.run(
@@ -84,3 +84,17 @@ def test_article_plan_with_an_agent_is_refused_before_any_change(play):
     assert "fd45:a71:55a6:1:2:2::/96" in output
     assert "2 nodes" in output
     assert PLAN["k3s_server_token"] not in output
+
+
+def test_release_without_a_recorded_checksum_is_refused_before_any_change(play):
+    # The collection records no sha256 for v1.21.4+k3s1: without one of the user's, nothing
+    # may be downloaded, and the run stops before the node is prepared.
+    plan = {key: value for key, value in PLAN.items() if key != "k3s_server_binary_sha256"}
+    plan["address_plan_pod_cidrs"] = ["10.42.0.0/16", "fd45:a71:55a6:1:2:2::/96"]
+    plan["address_plan_node_mask_ipv6"] = 112
+    result = play({"k3s_servers": ["article-server"]}, plan)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "k3s_server_binary_sha256 is \"\"" in " ".join(output.split()), output[-3000:]
+    assert "v1.21.4+k3s1" in output and "sha256sum-amd64.txt" in output
+    assert "Prepare the node" not in output

@@ -1,7 +1,8 @@
 """dualstack.kubernetes.plan_report on the example inventories: the address_plan role's fact
 in, address-plan.md and an SVG that opens as an image out, and nothing to do the second time.
 
-Opening the SVG needs rsvg-convert (Debian package librsvg2-bin); without it those checks skip."""
+Opening the SVG needs rsvg-convert (Debian package librsvg2-bin), drawing it in a browser needs
+Chromium (Debian package chromium); without them those checks skip."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zlib
 
 import pytest
 
@@ -108,3 +110,80 @@ def test_diagram_opens_as_an_image(inventory: pathlib.Path, tmp_path: pathlib.Pa
     keep = os.environ.get('DUALSTACK_KEEP_RENDER')
     if keep:
         shutil.copy(dest / 'address-plan.png', pathlib.Path(keep) / f'address-plan-{inventory.name}.png')
+
+
+def png_pixels(data: bytes) -> tuple:
+    """Width, height and rows of RGB triples of an 8-bit RGB or RGBA PNG (what Chromium writes)."""
+    assert data.startswith(PNG_MAGIC)
+    pos, idat, header = 8, b'', b''
+    while pos < len(data):
+        length = int.from_bytes(data[pos:pos + 4], 'big')
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b'IHDR':
+            header = body
+        elif kind == b'IDAT':
+            idat += body
+        pos += 12 + length
+    width, height = int.from_bytes(header[0:4], 'big'), int.from_bytes(header[4:8], 'big')
+    depth, colour, interlace = header[8], header[9], header[12]
+    assert depth == 8 and colour in (2, 6) and interlace == 0, 'only 8-bit RGB(A), not interlaced'
+    step = 3 if colour == 2 else 4
+    raw, stride, rows, prev = zlib.decompress(idat), width * step, [], bytearray(width * step)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        # The five PNG filters (PNG spec, 9.2): each byte relative to its left, upper or both.
+        for i in range(stride):
+            left = line[i - step] if i >= step else 0
+            up, corner = prev[i], prev[i - step] if i >= step else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                guess = left + up - corner
+                near = min((abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - corner), 2, corner))
+                line[i] = (line[i] + near[2]) & 0xFF
+        rows.append([tuple(line[x:x + 3]) for x in range(0, stride, step)])
+        prev = line
+    return width, height, rows
+
+
+def near(pixel: tuple, colour: str, slack: int = 40) -> bool:
+    want = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return all(abs(a - b) <= slack for a, b in zip(pixel, want))
+
+
+@pytest.mark.parametrize('inventory', INVENTORIES, ids=[p.name for p in INVENTORIES])
+def test_diagram_draws_in_a_browser(inventory: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    program = shutil.which('chromium') or shutil.which('chromium-browser')
+    if program is None:
+        pytest.skip('chromium is not installed (Debian package chromium): the SVG cannot be drawn in a browser here')
+    dest = tmp_path / 'render'
+    run = render(inventory, dest)
+    assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-4000:]
+    svg = dest / 'address-plan.svg'
+    root = ET.parse(svg).getroot()
+    width, height = int(root.get('width')), int(root.get('height'))
+    shot = tmp_path / 'shot.png'
+    # A fresh profile and nothing that reaches the network: the browser opens one local file.
+    drawn = subprocess.run(
+        [program, '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--no-first-run', f'--user-data-dir={tmp_path / "profile"}',
+         f'--window-size={width + 40},{height + 40}', f'--screenshot={shot}', svg.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert drawn.returncode == 0 and shot.is_file(), drawn.stderr[-4000:]
+    rows = png_pixels(shot.read_bytes())[2]
+    picture = [pixel for row in rows[:height] for pixel in row[:width]]
+    # Drawn, not blank: a good share of the picture is ink.
+    ink = sum(1 for pixel in picture if sum(pixel) < 3 * 235)
+    assert ink > len(picture) // 100, f'{ink} of {len(picture)} pixels are not white'
+    # The node address buses are drawn in their family's colour: each shows on screen.
+    buses = {line.get('stroke') for line in root.iter('{http://www.w3.org/2000/svg}line')}
+    assert len(buses) >= 2, buses
+    for colour in buses:
+        assert any(near(pixel, colour) for pixel in picture), f'no pixel in the colour {colour}'
+    keep = os.environ.get('DUALSTACK_KEEP_RENDER')
+    if keep:
+        shutil.copy(shot, pathlib.Path(keep) / f'address-plan-{inventory.name}-chromium.png')

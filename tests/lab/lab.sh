@@ -87,8 +87,17 @@ cmd_image() {
     local root
     root=$(mktemp -d /var/tmp/dualstack-lab-rootfs.XXXXXX)
     log "debootstrap bookworm into $root (about a minute)"
-    debootstrap --variant=minbase --include="$LAB_PACKAGES" bookworm "$root" "$LAB_MIRROR" >"$root.log" 2>&1 ||
-      { tail -20 "$root.log" >&2; die "debootstrap failed (log above)"; }
+    debootstrap --variant=minbase --include="$LAB_PACKAGES" bookworm "$root" "$LAB_MIRROR" >"$root.log" 2>&1 &
+    local pid=$! waited=0
+    # Its own output is long: every 15 s, the step it is at.
+    while kill -0 "$pid" 2>/dev/null; do
+      sleep 1
+      waited=$((waited + 1))
+      if [ $((waited % 15)) = 0 ] && kill -0 "$pid" 2>/dev/null; then
+        log "debootstrap, ${waited} s: $(grep '^I: ' "$root.log" | tail -1 | cut -c4-)"
+      fi
+    done
+    wait "$pid" || { tail -20 "$root.log" >&2; die "debootstrap failed (log above)"; }
     rm -f "$root.log"
     # Nodes boot systemd as PID 1: units that cannot work in a container are masked.
     for unit in getty@tty1.service console-getty.service systemd-udevd.service \

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import stat
 import xml.etree.ElementTree as ET
 
@@ -150,6 +151,16 @@ class TestSvg:
             assert float(rect.get("x")) + float(rect.get("width")) <= width
             assert float(rect.get("y")) + float(rect.get("height")) <= height
         assert [t for t in texts if t in plan["nodes"]] == list(plan["nodes"])
+
+    def test_every_length_is_an_svg_length(self):
+        # An attribute such as width="100%%" is well-formed XML that browsers refuse to draw:
+        # every length must be a number, optionally with a unit or a percent sign (SVG 1.1, 4.2).
+        length = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?(px|em|ex|in|cm|mm|pt|pc|%)?$")
+        root = svg_texts(pr.svg(KUBEADM_PLAN))[0]
+        for element in root.iter():
+            for name in ("x", "y", "x1", "y1", "x2", "y2", "width", "height", "rx", "stroke-width", "font-size"):
+                value = element.get(name)
+                assert value is None or length.match(value), (element.tag, name, value)
 
     def test_names_are_escaped(self):
         plan = copy.deepcopy(KUBEADM_PLAN)
