@@ -146,7 +146,7 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("extra, message", REFUSALS, ids=[m.split(":")[0] + "-" + str(i) for i, (_, m) in enumerate(REFUSALS)])
+@pytest.mark.parametrize("extra, message", REFUSALS, ids=[refusal[1].split(":")[0] + "-" + str(i) for i, refusal in enumerate(REFUSALS)])
 def test_the_role_refuses_bad_inputs_on_every_host_with_nothing_changed(repo, tmp_path, extra, message):
     # Three hosts on the controller itself: the checks run before any task touches a host,
     # so a refusal must stop all three with changed=0.
