@@ -86,28 +86,25 @@ def _encode(content: Content) -> bytes:
     return content if isinstance(content, bytes) else content.encode("utf-8", "surrogateescape")
 
 
-def _uid(owner: t.Union[str, int, None]) -> int | None:
-    if owner is None or isinstance(owner, int):
-        return owner
+def _account_id(kind: str, name: t.Union[str, int, None], lookup: t.Callable[[str], t.Any]) -> int | None:
+    """A user's or group's numeric id: as given, looked up by name, or a name made of digits."""
+    if name is None or isinstance(name, int):
+        return name
     try:
-        return pwd.getpwnam(owner).pw_uid
+        return int(lookup(name)[2])
     except KeyError:
-        if owner.isdigit():
-            return int(owner)
-        raise DualstackError("owner: %s is not a user on this host; create the user or name another one"
-                             % owner) from None
+        if name.isdigit():
+            return int(name)
+        raise DualstackError("%s: %s is not a %s on this host; create the %s or name another one"
+                             % ("owner" if kind == "user" else "group", name, kind, kind)) from None
+
+
+def _uid(owner: t.Union[str, int, None]) -> int | None:
+    return _account_id("user", owner, pwd.getpwnam)
 
 
 def _gid(group: t.Union[str, int, None]) -> int | None:
-    if group is None or isinstance(group, int):
-        return group
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError:
-        if group.isdigit():
-            return int(group)
-        raise DualstackError("group: %s is not a group on this host; create the group or name another one"
-                             % group) from None
+    return _account_id("group", group, grp.getgrnam)
 
 
 def _resolve(path: str, follow_symlinks: bool) -> str:

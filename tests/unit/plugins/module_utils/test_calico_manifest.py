@@ -17,35 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import calico_manifest as cm
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.calico_fixtures import CALICO_CONFIG
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.calico_manifest import (
     DualstackError,
     patch_manifest,
     validate_options,
 )
 
-CONFIG = """\
-kind: ConfigMap
-apiVersion: v1
-metadata:
-  name: calico-config
-  namespace: kube-system
-data:
-  # MTU of pod interfaces.
-  veth_mtu: "1440"
-  cni_network_config: |-
-    {
-      "name": "k8s-pod-network",
-      "plugins": [
-        {
-          "type": "calico",
-          "mtu": __CNI_MTU__,
-          "ipam": {
-              "type": "calico-ipam"
-          }
-        }
-      ]
-    }
-"""
+CONFIG = CALICO_CONFIG
 
 DAEMONSET = """\
 kind: DaemonSet

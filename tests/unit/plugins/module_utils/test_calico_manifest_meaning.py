@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import calico_manifest as cm
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.calico_fixtures import CALICO_CONFIG
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 SHARED = pathlib.Path(os.environ.get("DUALSTACK_SHARED", "/work/shared")) / "manifests" / "calico"
@@ -26,29 +27,7 @@ SHARED = pathlib.Path(os.environ.get("DUALSTACK_SHARED", "/work/shared")) / "man
 ARTICLE = dict(mtu=1500, ipv4_encapsulation="none", ipv6_nat_outgoing=True,
                ipv6_pool_cidr="fd42:1ab:250:0:1::/80", ip6_autodetection_method="kubernetes-internal-ip")
 
-BASE = """\
----
-kind: ConfigMap
-apiVersion: v1
-metadata:
-  name: calico-config
-  namespace: kube-system
-data:
-  typha_service_name: "none"
-  veth_mtu: "1440"
-  cni_network_config: |-
-    {
-      "name": "k8s-pod-network",
-      "plugins": [
-        {
-          "type": "calico",
-          "mtu": __CNI_MTU__,
-          "ipam": {
-              "type": "calico-ipam"
-          }
-        }
-      ]
-    }
+BASE = "---\n" + CALICO_CONFIG + """\
 ---
 kind: DaemonSet
 apiVersion: apps/v1
@@ -92,7 +71,7 @@ MUTATIONS = {
                                   '              value: "Never"\n',
                                   '              value: &mode "Always"\n            - name: CALICO_IPV4POOL_VXLAN\n'
                                   '              value: *mode\n', True),
-    "aliased mtu": ('  typha_service_name: "none"\n  veth_mtu: "1440"\n',
+    "aliased mtu": ('  typha_service_name: "none"\n  # MTU of pod interfaces.\n  veth_mtu: "1440"\n',
                     '  typha_service_name: &m "1440"\n  veth_mtu: *m\n', True),
     "merge key": ("          securityContext:\n", "          <<: {securityContext: {}}\n          securityContext:\n", True),
     "tagged value": ('              value: "false"\n', '              value: !!str "false"\n', True),
