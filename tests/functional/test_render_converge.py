@@ -14,15 +14,12 @@ import json
 import os
 import pathlib
 import re
-import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-LAB = REPO / 'tests' / 'lab' / 'lab.sh'
 CALICO = REPO / '.lab' / 'render'
 # Rendered file -> (node, path on the node) or (None, path on the controller).
 COPIES = {
@@ -66,20 +63,8 @@ def without_secrets(documents: list) -> list:
     return documents
 
 
-@pytest.fixture(scope='module')
-def lab() -> Iterator[None]:
-    if shutil.which('podman') is None:
-        pytest.skip('podman is not installed: tests/lab/lab.sh prepare installs it on Debian as root')
-    subprocess.run([str(LAB), 'down', '-p', 'dslab'], check=False)
-    subprocess.run([str(LAB), 'up', '-n', '4', '-p', 'dslab', '-f', '11'], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run([str(LAB), 'down', '-p', 'dslab'], check=False)
-
-
 @pytest.mark.parametrize('inventory', sorted(COPIES))
-def test_the_rendered_plan_is_what_the_converge_writes(lab: None, inventory: str, shared: pathlib.Path,
+def test_the_rendered_plan_is_what_the_converge_writes(dslab: None, inventory: str, shared: pathlib.Path,
                                                        tmp_path: pathlib.Path) -> None:
     assert os.environ.get('DUALSTACK_SHARED') == str(shared), 'the inventories read DUALSTACK_SHARED (tests/env.sh)'
     playbook(inventory, 'tests/lab/doubles.yml')

@@ -10,15 +10,12 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-LAB = REPO / 'tests' / 'lab' / 'lab.sh'
 KINDS = {
     'lab-kubeadm': ['dslab-1', 'dslab-2'],
     'lab-k3s': ['dslab-3', 'dslab-4'],
@@ -53,21 +50,8 @@ def node(host: str, *command: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(['podman', 'exec', host, *command], capture_output=True, text=True, check=False)
 
 
-@pytest.fixture(scope='module')
-def lab() -> Iterator[None]:
-    if shutil.which('podman') is None:
-        pytest.skip('podman is not installed: tests/lab/lab.sh prepare installs it on Debian as root')
-    # Fresh nodes: the first converge must start from a node the collection never touched.
-    subprocess.run([str(LAB), 'down', '-p', 'dslab'], check=False)
-    subprocess.run([str(LAB), 'up', '-n', '4', '-p', 'dslab', '-f', '11'], check=True)
-    try:
-        yield
-    finally:
-        subprocess.run([str(LAB), 'down', '-p', 'dslab'], check=False)
-
-
 @pytest.mark.parametrize('inventory', sorted(KINDS))
-def test_site_converges_idempotently_and_reset_takes_the_nodes_back(lab: None, inventory: str, shared: pathlib.Path,
+def test_site_converges_idempotently_and_reset_takes_the_nodes_back(dslab: None, inventory: str, shared: pathlib.Path,
                                                                     tmp_path: pathlib.Path) -> None:
     # The lab inventories install Calico from the upstream manifest in the shared folder.
     assert (shared / 'manifests' / 'calico' / 'calico-v3.30.7.yaml').is_file()
