@@ -5,7 +5,8 @@ release does, and its kubelet refuses what the real kubelet refuses.
 
 An accepted start records itself under /var/lib/rancher and serves port 6443, which the
 Molecule scenarios k3s and k3s-article cover in the lab; here the double runs as a command
-(refusals, double-admit) or is loaded as a module.
+(refusals, double-admit), as processes that join one another over the loopback (several
+servers), or is loaded as a module.
 """
 from __future__ import annotations
 
@@ -271,7 +272,7 @@ class Servers:
     def started(self, process, folder: Path) -> dict:
         """The start record of a server that came up, or the error of one k3s would stop."""
         records = folder / "records" / "starts.jsonl"
-        for _ in range(100):
+        for _attempt in range(100):
             if records.exists() and records.read_text():
                 return json.loads(records.read_text().splitlines()[-1])
             if process.poll() is not None:
@@ -301,7 +302,7 @@ def test_servers_join_the_cluster_init_server_through_its_url_in_both_families(s
     assert (folder / "data" / "server" / "token").read_text() == "cluster-token\n"
     assert (folder / "data" / "server" / "token").stat().st_mode & 0o777 == 0o600
     for name, host in (("s2", "127.0.0.1"), ("s3", "[::1]")):
-        joiner, _, joined_folder = servers.start(name, "cluster-token", server="https://%s:%d" % (host, port))
+        joiner, _joiner_port, joined_folder = servers.start(name, "cluster-token", server="https://%s:%d" % (host, port))
         record = servers.started(joiner, joined_folder)
         assert record.get("etcd") == "joined", record
         assert record["joined_via"] == "https://%s:%d" % (host, port)
@@ -312,7 +313,7 @@ def test_servers_join_the_cluster_init_server_through_its_url_in_both_families(s
 def test_a_server_with_the_wrong_token_is_refused(servers):
     first, port, folder = servers.start("s1", "cluster-token", **{"cluster-init": True})
     servers.started(first, folder)
-    joiner, _, joined_folder = servers.start("s2", "another-token", server="https://127.0.0.1:%d" % port)
+    joiner, _joiner_port, joined_folder = servers.start("s2", "another-token", server="https://127.0.0.1:%d" % port)
     record = servers.started(joiner, joined_folder)
     assert "401 Unauthorized: the token is not this cluster's" in record["refused"]
     assert joiner.returncode == 1
@@ -321,11 +322,11 @@ def test_a_server_with_the_wrong_token_is_refused(servers):
 def test_a_server_started_without_cluster_init_cannot_be_joined(servers):
     alone, port, folder = servers.start("s1", "cluster-token")
     assert servers.started(alone, folder)["etcd"] is None
-    joiner, _, joined_folder = servers.start("s2", "cluster-token", server="https://[::1]:%d" % port)
+    joiner, _joiner_port, joined_folder = servers.start("s2", "cluster-token", server="https://[::1]:%d" % port)
     assert "runs no embedded etcd" in servers.started(joiner, joined_folder)["refused"]
 
 
 def test_a_server_without_a_url_starts_a_cluster_of_its_own(servers):
-    alone, _, folder = servers.start("s2", "cluster-token")
+    alone, _alone_port, folder = servers.start("s2", "cluster-token")
     record = servers.started(alone, folder)
     assert record["etcd"] is None and "joined_via" not in record
