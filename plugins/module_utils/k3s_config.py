@@ -76,6 +76,78 @@ def _field(plan: Plan, name: str) -> Any:
     return plan[name]
 
 
+def api_endpoint(plan: Any) -> Optional[Dict[str, Any]]:
+    """The cluster's API endpoint from the plan: ``{host, port, vips, url_host}``, or None for
+    a cluster of one server without virtual IPs (where every node talks to that server)."""
+    endpoint = _plan(plan).get("api_endpoint")
+    if endpoint is None:
+        return None
+    if not isinstance(endpoint, Mapping) or not endpoint.get("host") or not endpoint.get("url_host"):
+        raise DualstackError(Problem(
+            "address_plan.api_endpoint", endpoint, "is not the {host, port, vips, url_host} mapping the planner writes",
+            "Run the address_plan role to make the plan"))
+    port = endpoint.get("port")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise DualstackError(Problem(
+            "address_plan.api_endpoint.port", port, "is not a TCP port number",
+            "Run the address_plan role to make the plan"))
+    vips = endpoint.get("vips") or []
+    if not isinstance(vips, (list, tuple)):
+        raise DualstackError(Problem(
+            "address_plan.api_endpoint.vips", vips, "is not a list of addresses",
+            "Run the address_plan role to make the plan"))
+    return {"host": str(endpoint["host"]), "port": port, "vips": [str(vip) for vip in vips],
+            "url_host": str(endpoint["url_host"])}
+
+
+def control_planes(plan: Any) -> List[str]:
+    """The k3s servers in inventory order (the first initialises the cluster); empty when the
+    plan does not list them."""
+    found = _plan(plan).get("control_planes") or []
+    if not isinstance(found, (list, tuple)):
+        raise DualstackError(Problem(
+            "address_plan.control_planes", found, "is not a list of inventory hosts",
+            "Run the address_plan role to make the plan"))
+    return [str(name) for name in found]
+
+
+def endpoint_url(endpoint: Mapping[str, Any]) -> str:
+    return "https://%s:%d" % (endpoint["url_host"], int(endpoint["port"]))
+
+
+def _etcd_role(plan: Plan, node: str, ver: rules.Version,
+               endpoint: Mapping[str, Any]) -> Dict[str, Any]:
+    """What a server with an API endpoint adds: ``cluster-init`` on the first server, the
+    endpoint as ``server`` on the others (k3s then runs embedded etcd on every server)."""
+    servers = control_planes(plan)
+    if not servers:
+        raise DualstackError(Problem(
+            "address_plan.control_planes", servers, "is empty, but the plan has an API endpoint",
+            "Run the address_plan role to make the plan: it lists the k3s servers beside the endpoint"))
+    if node not in servers:
+        raise DualstackError(Problem(
+            "address_plan.control_planes", servers, "does not hold %s, which is set up as a k3s server" % node,
+            "Put %s in the k3s_servers group and run the address_plan role again" % node))
+    if not rules.k3s_embedded_etcd_dual_stack(ver):
+        raise DualstackError(Problem(
+            "k3s_server_version", str(ver),
+            "predates v%d.%d.%d+k3s1, the first k3s whose embedded etcd (cluster-init, needed behind "
+            "an API endpoint) is usable in a dual-stack cluster" % rules.K3S_EMBEDDED_ETCD_DUAL_STACK,
+            "Pin k3s v%d.%d.%d+k3s1 or later, or run a single k3s server without "
+            "address_plan_api_vips/address_plan_api_endpoint" % rules.K3S_EMBEDDED_ETCD_DUAL_STACK))
+    if node == servers[0]:
+        return {"cluster-init": True}
+    return {"server": endpoint_url(endpoint)}
+
+
+def _unique(items: Sequence[str]) -> List[str]:
+    seen: List[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
 def _feature_gate_args(version: rules.Version, gates: Mapping[str, Any]) -> List[str]:
     if not gates:
         return []
@@ -154,13 +226,17 @@ def allowed_unsafe_sysctls(config: Any) -> List[str]:
     return allowed
 
 
-def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], option: str) -> None:
-    """Add the extra keys; a secret value is put in as a reference that config_yaml resolves."""
+def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], option: str,
+                 managed: Sequence[str] = ()) -> None:
+    """Add the extra keys; a secret value is put in as a reference that config_yaml resolves.
+
+    ``managed`` are keys the role owns in this cluster besides MANAGED_KEYS (cluster-init
+    behind an API endpoint, where the role decides which server initialises etcd)."""
     if extra is not None and not isinstance(extra, Mapping):
         raise DualstackError("%s is a %s, not a mapping of config.yaml keys to values: write it as "
                              "{key: value}" % (option, type(extra).__name__))
     for key, value in (extra or {}).items():
-        if key in MANAGED_KEYS:
+        if key in MANAGED_KEYS or key in managed:
             raise DualstackError(
                 "%s sets %r, which the role derives from the address plan and its own "
                 "options: remove it from %s and use the role option instead" % (option, key, option))
@@ -231,12 +307,25 @@ def server_config(plan: Any, node: str, version: Any,
             "k3s_server_disable has %s, which k3s does not bundle: use items of %s"
             % (", ".join(map(repr, unknown)), ", ".join(COMPONENTS)))
     legacy = rules.k3s_legacy_flags(ver)
+    endpoint = api_endpoint(plan)
 
-    config: Dict[str, Any] = {
+    config: Dict[str, Any] = {}
+    if endpoint is not None:
+        config.update(_etcd_role(plan, node, ver, endpoint))
+        servers = control_planes(plan)
+        if len(servers) % 2 == 0:
+            # etcd needs a majority of its members: 2 of 2, 3 of 4; one server more or fewer
+            # makes the cluster survive as many failures with one member less to lose.
+            warnings.append(
+                "address_plan.control_planes holds %d k3s servers, an even number: etcd keeps "
+                "working only while a majority (%d) of them does, so it survives no more failures "
+                "than with %d; use an odd number of servers (3 or 5)"
+                % (len(servers), len(servers) // 2 + 1, len(servers) - 1))
+    config.update({
         "node-ip": ",".join(addresses),
         "cluster-cidr": str(_field(plan, "pod_subnet")),
         "service-cidr": str(_field(plan, "service_subnet")),
-    }
+    })
     if cni == "calico":
         # The article's v1.21 unit used --no-flannel; it left the CLI with v1.26.
         if legacy:
@@ -283,10 +372,16 @@ def server_config(plan: Any, node: str, version: Any,
     if gate_args:
         config["kube-proxy-arg"] = list(gate_args)
     # The fetched kubeconfig points at the node's own addresses, so the serving
-    # certificate must name them.
-    config["tls-san"] = addresses
+    # certificate must name them; behind an endpoint it must name that too (both VIPs,
+    # or the external load balancer's name), which is where the agents and the other
+    # servers connect.
+    if endpoint is None:
+        config["tls-san"] = addresses
+    else:
+        config["tls-san"] = _unique(addresses + [endpoint["host"]] + endpoint["vips"])
     config["write-kubeconfig-mode"] = "0600"
-    _merge_extra(config, extra_config, "k3s_server_extra_config")
+    _merge_extra(config, extra_config, "k3s_server_extra_config",
+                 managed=("cluster-init",) if endpoint is not None else ())
     return {"config": config, "warnings": warnings, "secret": has_secrets(config)}
 
 
@@ -294,17 +389,28 @@ def agent_config(plan: Any, node: str, server: str, version: Any,
                  port: int = 6443, feature_gates: Optional[Mapping[str, Any]] = None,
                  extra_config: Optional[Mapping[str, Any]] = None,
                  kubelet_unsafe_sysctls: Sequence[str] = ()) -> Dict[str, Any]:
-    """Keys of a k3s agent's config.yaml: the server it joins and its two addresses."""
+    """Keys of a k3s agent's config.yaml: the server it joins and its two addresses.
+
+    Behind an API endpoint the agent joins through it, whichever server answers; ``server``
+    and ``port`` name the server only for a cluster of one server without one."""
     plan = _plan(plan)
     ver = rules.parse("k3s", version, "k3s_agent_version")
     addresses = node_addresses(plan, node)
-    if server == node:
-        raise DualstackError(
-            "k3s_agent_server=%r is this agent itself: name the inventory host of a k3s server"
-            % (server,))
-    server_address = node_addresses(plan, server)[0]
+    endpoint = api_endpoint(plan)
+    if endpoint is not None:
+        if node in control_planes(plan):
+            raise DualstackError(Problem(
+                "address_plan.control_planes", control_planes(plan), "holds %s, which is set up as a k3s agent" % node,
+                "Keep %s in one of the groups k3s_servers and k3s_agents" % node))
+        join = endpoint_url(endpoint)
+    else:
+        if server == node:
+            raise DualstackError(
+                "k3s_agent_server=%r is this agent itself: name the inventory host of a k3s server"
+                % (server,))
+        join = "https://%s:%d" % (url_host(node_addresses(plan, server)[0]), int(port))
     config: Dict[str, Any] = {
-        "server": "https://%s:%d" % (url_host(server_address), int(port)),
+        "server": join,
         "node-ip": ",".join(addresses),
     }
     gate_args = _feature_gate_args(ver, feature_gates or {})

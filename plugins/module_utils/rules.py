@@ -324,6 +324,19 @@ def servicelb_dualstack(k3s: Version) -> bool:
     return _from_patch(k3s, K3S_SERVICELB_DUALSTACK)
 
 
+# Several servers on k3s's embedded etcd (config.yaml cluster-init on the first, server on the
+# others). Both keys are in every k3s release read (k3s-io/k3s pkg/cli/cmds/server.go, in
+# /work/shared/upstream/k3s-flags.json from v1.21.4+k3s1 on), but etcd's peer and client URLs
+# bracket an IPv6 address only from k3s PR #5325 (March 2022; on v1.22 from v1.22.9, k3s issue
+# #5384), and dual-stack itself is experimental until v1.23.7+k3s1: HA is built from there on.
+K3S_EMBEDDED_ETCD_DUAL_STACK = K3S_DUAL_STACK_STABLE
+
+
+def k3s_embedded_etcd_dual_stack(k3s: Version) -> bool:
+    """Whether this k3s runs several servers on embedded etcd in a dual-stack cluster."""
+    return k3s.key >= K3S_EMBEDDED_ETCD_DUAL_STACK
+
+
 # ---------------------------------------------------------------------------------------
 # Traefik chart values layout (traefik/traefik-helm-chart):
 #   spec_only      9.x and 10.0-10.6: only the free-form service.spec reaches the Service.

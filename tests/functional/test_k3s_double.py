@@ -5,7 +5,8 @@ release does, and its kubelet refuses what the real kubelet refuses.
 
 An accepted start records itself under /var/lib/rancher and serves port 6443, which the
 Molecule scenarios k3s and k3s-article cover in the lab; here the double runs as a command
-(refusals, double-admit) or is loaded as a module.
+(refusals, double-admit), as processes that join one another over the loopback (several
+servers), or is loaded as a module.
 """
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +238,95 @@ def test_unimplemented_commands_fail_loudly(tmp_path, command):
     result = run(release(tmp_path, "v1.31.2+k3s1"), command)
     assert result.returncode == 1
     assert "only server, agent, double-admit and --version" in result.stderr
+
+
+# Several servers, for real on the loopback of both families: each double is a process that
+# listens on its own API port, with its data-dir, kubeconfig and start records in tmp_path.
+def free_port() -> int:
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.bind(("::", 0))
+        return sock.getsockname()[1]
+
+
+class Servers:
+    def __init__(self, tmp_path: Path):
+        self.tmp = tmp_path
+        self.binary = release(tmp_path, "v1.31.2+k3s1")
+        self.processes: list = []
+
+    def start(self, name: str, token: str, **keys: str) -> tuple:
+        folder = self.tmp / name
+        folder.mkdir()
+        port = free_port()
+        lines = [DUAL_STACK, 'node-name: "%s"\n' % name, 'data-dir: "%s"\n' % (folder / "data"),
+                 'write-kubeconfig: "%s"\n' % (folder / "k3s.yaml"), "https-listen-port: %d\n" % port]
+        lines += ["%s: %s\n" % (key, json.dumps(value)) for key, value in keys.items()]
+        config = write_config(folder, "".join(lines))
+        env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
+        env.update(K3S_TOKEN=token, K3S_DOUBLE_RECORD_DIR=str(folder / "records"))
+        process = subprocess.Popen([sys.executable, str(self.binary), "server", "--config", str(config)],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.processes.append(process)
+        return process, port, folder
+
+    def started(self, process, folder: Path) -> dict:
+        """The start record of a server that came up, or the error of one k3s would stop."""
+        records = folder / "records" / "starts.jsonl"
+        for _attempt in range(100):
+            if records.exists() and records.read_text():
+                return json.loads(records.read_text().splitlines()[-1])
+            if process.poll() is not None:
+                return {"refused": process.stderr.read()}
+            time.sleep(0.1)
+        raise AssertionError("the double neither started nor stopped")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+@pytest.fixture
+def servers(tmp_path):
+    found = Servers(tmp_path)
+    yield found
+    found.stop()
+
+
+def test_servers_join_the_cluster_init_server_through_its_url_in_both_families(servers):
+    first, port, folder = servers.start("s1", "cluster-token", **{"cluster-init": True})
+    record = servers.started(first, folder)
+    assert record["etcd"] == "cluster-init" and record["members"] == ["s1"]
+    # k3s keeps the token it started with in server/token, readable by root alone.
+    assert (folder / "data" / "server" / "token").read_text() == "cluster-token\n"
+    assert (folder / "data" / "server" / "token").stat().st_mode & 0o777 == 0o600
+    for name, host in (("s2", "127.0.0.1"), ("s3", "[::1]")):
+        joiner, _joiner_port, joined_folder = servers.start(name, "cluster-token", server="https://%s:%d" % (host, port))
+        record = servers.started(joiner, joined_folder)
+        assert record.get("etcd") == "joined", record
+        assert record["joined_via"] == "https://%s:%d" % (host, port)
+    assert record["members"] == ["s1", "s2", "s3"]
+    assert "cluster-token" not in (joined_folder / "records" / "starts.jsonl").read_text()
+
+
+def test_a_server_with_the_wrong_token_is_refused(servers):
+    first, port, folder = servers.start("s1", "cluster-token", **{"cluster-init": True})
+    servers.started(first, folder)
+    joiner, _joiner_port, joined_folder = servers.start("s2", "another-token", server="https://127.0.0.1:%d" % port)
+    record = servers.started(joiner, joined_folder)
+    assert "401 Unauthorized: the token is not this cluster's" in record["refused"]
+    assert joiner.returncode == 1
+
+
+def test_a_server_started_without_cluster_init_cannot_be_joined(servers):
+    alone, port, folder = servers.start("s1", "cluster-token")
+    assert servers.started(alone, folder)["etcd"] is None
+    joiner, _joiner_port, joined_folder = servers.start("s2", "cluster-token", server="https://[::1]:%d" % port)
+    assert "runs no embedded etcd" in servers.started(joiner, joined_folder)["refused"]
+
+
+def test_a_server_without_a_url_starts_a_cluster_of_its_own(servers):
+    alone, _alone_port, folder = servers.start("s2", "cluster-token")
+    record = servers.started(alone, folder)
+    assert record["etcd"] is None and "joined_via" not in record

@@ -62,3 +62,19 @@ def test_token_error_names_the_option_and_hides_the_token():
     assert FILTERS["k3s_token_error"]("good-token") == ""
     message = FILTERS["k3s_token_error"]("bad token", "k3s_agent_token")
     assert "k3s_agent_token" in message and "bad token" not in message
+
+
+def test_an_api_endpoint_makes_etcd_servers_and_agents_join_through_it():
+    plan = dict(PLAN, nodes=dict(PLAN["nodes"], s2={"ipv4": "10.0.0.3", "ipv6": "fd00::3"}),
+                control_planes=["s", "s2"],
+                api_endpoint={"host": "fd00::10", "port": 6443, "vips": ["10.0.0.10", "fd00::10"],
+                              "url_host": "[fd00::10]"})
+    first = FILTERS["k3s_node_config"](plan, "s", "server", version="v1.31.2+k3s1")
+    joiner = FILTERS["k3s_node_config"](plan, "s2", "server", version="v1.31.2+k3s1")
+    agent = FILTERS["k3s_node_config"](plan, "a", "agent", server="s", version="v1.31.2+k3s1")
+    assert first["config"]["cluster-init"] is True
+    assert joiner["config"]["server"] == agent["config"]["server"] == "https://[fd00::10]:6443"
+    assert first["config"]["tls-san"] == ["10.0.0.1", "fd00::1", "fd00::10", "10.0.0.10"]
+    assert "an even number" in first["warnings"][0]
+    with pytest.raises(AnsibleFilterError, match="k3s_server_version: v1.22.17"):
+        FILTERS["k3s_node_config"](plan, "s2", "server", version="v1.22.17+k3s1")

@@ -337,3 +337,130 @@ class TestKubeletUnsafeSysctls:
         with pytest.raises(DualstackError, match="k3s_agent_kubelet_unsafe_sysctls"):
             k3s_config.agent_config(make_plan(), "agent", "server", CURRENT, extra_config={
                 "kubelet-arg": ["allowed-unsafe-sysctls+=net.ipv4.ip_forward"]})
+
+
+# What the address plan adds for several control planes: the endpoint every node reaches the
+# API through (both virtual IPs, primary family first) and the servers in inventory order.
+def make_ha_plan(servers=("s1", "s2", "s3"), agents=("a1",), primary="ipv4", endpoint=None):
+    plan = make_plan(tuple(servers) + tuple(agents), primary=primary)
+    vips = ["10.250.0.10", "fd42:1ab:250::10"]
+    if primary == "ipv6":
+        vips = vips[::-1]
+    plan["api_endpoint"] = endpoint if endpoint is not None else {
+        "host": vips[0], "port": 6443, "vips": vips,
+        "url_host": k3s_config.url_host(vips[0])}
+    plan["control_planes"] = list(servers)
+    return plan
+
+
+# config.yaml of one server and one agent as the roles wrote them before the API endpoint
+# existed in the plan: without one, not a byte may differ.
+SINGLE_SERVER_YAML = (
+    '# Managed by dualstack.kubernetes; local edits are overwritten.\nnode-ip: "10.250.0.51,fd42:1ab:250::51"\n'
+    'cluster-cidr: "10.42.0.0/16,fd00:42::/56"\nservice-cidr: "10.43.0.0/16,fd00:43::/112"\n'
+    'flannel-backend: "none"\ndisable-network-policy: true\nkube-controller-manager-arg:\n'
+    '  - "node-cidr-mask-size-ipv4=24"\n  - "node-cidr-mask-size-ipv6=64"\ntls-san:\n  - "10.250.0.51"\n'
+    '  - "fd42:1ab:250::51"\nwrite-kubeconfig-mode: "0600"\n')
+SINGLE_AGENT_YAML = (
+    '# Managed by dualstack.kubernetes; local edits are overwritten.\nserver: "https://10.250.0.51:6443"\n'
+    'node-ip: "10.250.0.52,fd42:1ab:250::52"\n')
+
+
+class TestHighAvailability:
+    @pytest.mark.parametrize("extra", [{}, {"api_endpoint": None}, {"api_endpoint": None, "control_planes": ["s1"]}])
+    def test_one_server_without_an_endpoint_is_unchanged(self, extra):
+        plan = dict(make_plan(("s1", "a1")), **extra)
+        server = k3s_config.server_config(plan, "s1", CURRENT)
+        agent = k3s_config.agent_config(plan, "a1", "s1", CURRENT)
+        assert k3s_config.config_yaml(server["config"]) == SINGLE_SERVER_YAML
+        assert k3s_config.config_yaml(agent["config"]) == SINGLE_AGENT_YAML
+        assert server["warnings"] == []
+
+    def test_first_server_initialises_etcd_the_others_join_through_the_endpoint(self):
+        plan = make_ha_plan()
+        configs = {name: k3s_config.server_config(plan, name, CURRENT)["config"] for name in ("s1", "s2", "s3")}
+        assert configs["s1"]["cluster-init"] is True and "server" not in configs["s1"]
+        for name in ("s2", "s3"):
+            assert configs[name]["server"] == "https://10.250.0.10:6443"
+            assert "cluster-init" not in configs[name]
+        text = k3s_config.config_yaml(configs["s2"])
+        assert text.splitlines()[1] == 'server: "https://10.250.0.10:6443"'
+        assert k3s_config.config_yaml(configs["s1"]).splitlines()[1] == "cluster-init: true"
+
+    def test_every_server_certificate_names_its_addresses_and_both_vips(self):
+        plan = make_ha_plan()
+        for number, name in enumerate(("s1", "s2", "s3"), start=51):
+            sans = k3s_config.server_config(plan, name, CURRENT)["config"]["tls-san"]
+            assert sans == ["10.250.0.%d" % number, "fd42:1ab:250::%d" % number, "10.250.0.10", "fd42:1ab:250::10"]
+
+    def test_ipv6_primary_endpoint_is_bracketed_in_urls_only(self):
+        plan = make_ha_plan(primary="ipv6")
+        joiner = k3s_config.server_config(plan, "s2", CURRENT)["config"]
+        assert joiner["server"] == "https://[fd42:1ab:250::10]:6443"
+        assert joiner["tls-san"][2:] == ["fd42:1ab:250::10", "10.250.0.10"]
+        agent = k3s_config.agent_config(plan, "a1", "s1", CURRENT)["config"]
+        assert agent["server"] == "https://[fd42:1ab:250::10]:6443"
+
+    def test_external_endpoint_is_named_in_the_certificate_and_joined(self):
+        endpoint = {"host": "api.cluster.example", "port": 8443, "vips": [], "url_host": "api.cluster.example"}
+        plan = make_ha_plan(endpoint=endpoint)
+        joiner = k3s_config.server_config(plan, "s3", CURRENT)["config"]
+        assert joiner["server"] == "https://api.cluster.example:8443"
+        assert joiner["tls-san"] == ["10.250.0.53", "fd42:1ab:250::53", "api.cluster.example"]
+
+    def test_agents_join_through_the_endpoint_not_the_first_server(self):
+        plan = make_ha_plan()
+        # k3s_agent_server and its port name a server only when there is no endpoint.
+        agent = k3s_config.agent_config(plan, "a1", "s1", CURRENT, port=7443)["config"]
+        assert agent["server"] == "https://10.250.0.10:6443"
+        assert agent["node-ip"] == "10.250.0.54,fd42:1ab:250::54"
+
+    def test_an_even_number_of_servers_is_warned_about(self):
+        plan = make_ha_plan(servers=("s1", "s2", "s3", "s4"))
+        warnings = k3s_config.server_config(plan, "s2", CURRENT)["warnings"]
+        assert len(warnings) == 1
+        assert "address_plan.control_planes holds 4 k3s servers, an even number" in warnings[0]
+        assert "majority (3)" in warnings[0] and "odd number" in warnings[0]
+        assert k3s_config.server_config(make_ha_plan(), "s2", CURRENT)["warnings"] == []
+
+    @pytest.mark.parametrize("version", ["v1.21.4+k3s1", "v1.22.17+k3s1", "v1.23.6+k3s1"])
+    def test_releases_before_usable_dual_stack_etcd_are_refused(self, version):
+        with pytest.raises(DualstackError) as info:
+            k3s_config.server_config(make_ha_plan(), "s2", version)
+        message = str(info.value)
+        assert message.startswith("k3s_server_version: ")
+        assert version.split("+")[0] in message
+        assert "v1.23.7+k3s1" in message and "Pin k3s v1.23.7+k3s1 or later" in message
+
+    def test_first_release_with_usable_dual_stack_etcd(self):
+        config = k3s_config.server_config(make_ha_plan(), "s1", "v1.23.7+k3s1")["config"]
+        assert config["cluster-init"] is True
+
+    def test_cluster_init_belongs_to_the_role_behind_an_endpoint(self):
+        with pytest.raises(DualstackError, match="sets 'cluster-init'"):
+            k3s_config.server_config(make_ha_plan(), "s2", CURRENT, extra_config={"cluster-init": True})
+        # A single server may still choose embedded etcd itself.
+        single = k3s_config.server_config(make_plan(("s1",)), "s1", CURRENT, extra_config={"cluster-init": True})
+        assert single["config"]["cluster-init"] is True
+
+    def test_a_server_the_plan_does_not_list_is_refused(self):
+        plan = make_ha_plan(servers=("s1", "s2"), agents=("s3", "a1"))
+        with pytest.raises(DualstackError, match=r"address_plan.control_planes: .* does not hold s3"):
+            k3s_config.server_config(plan, "s3", CURRENT)
+        with pytest.raises(DualstackError, match="holds s1, which is set up as a k3s agent"):
+            k3s_config.agent_config(plan, "s1", "s2", CURRENT)
+
+    @pytest.mark.parametrize("endpoint, words", [
+        ("10.0.0.1", "address_plan.api_endpoint: "),
+        ({"host": "10.0.0.1", "port": "6443", "vips": [], "url_host": "10.0.0.1"}, "address_plan.api_endpoint.port"),
+        ({"host": "10.0.0.1", "port": 6443, "vips": "10.0.0.1", "url_host": "10.0.0.1"}, "address_plan.api_endpoint.vips"),
+    ])
+    def test_a_malformed_endpoint_is_refused(self, endpoint, words):
+        with pytest.raises(DualstackError, match=re.escape(words)):
+            k3s_config.server_config(make_ha_plan(endpoint=endpoint), "s1", CURRENT)
+
+    def test_an_endpoint_without_its_servers_is_refused(self):
+        plan = make_ha_plan()
+        del plan["control_planes"]
+        with pytest.raises(DualstackError, match="address_plan.control_planes: .* is empty"):
+            k3s_config.server_config(plan, "s1", CURRENT)
