@@ -31,7 +31,7 @@ description:
     special-purpose block of the IANA registries (loopback, link-local, multicast, reserved, IPv4-mapped, ...;
     the documentation prefixes are allowed);
     IPv6 VXLAN needs Calico 3.23 or later; more than one control plane needs one API endpoint, O(api_vips)
-    (one free address per family, primary first, no node's, outside the pod and Service CIDRs, inside O(node_cidrs)
+    (one free address per family, primary first, not a node address, outside the pod and Service CIDRs, inside O(node_cidrs)
     where given) or O(api_endpoint), not both; an even number of control planes draws a warning.'
   - The plan is returned as the fact C(address_plan); run with C(run_once), every host of the play gets it.
     The role C(dualstack.kubernetes.address_plan) does exactly that at the start of every role of the
