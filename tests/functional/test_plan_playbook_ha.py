@@ -72,6 +72,13 @@ def test_one_init_and_two_control_plane_joins_through_the_vips(rendered: pathlib
                                                                        'certificate key')
 
 
+def test_the_report_shows_the_endpoint_and_the_control_planes(rendered: pathlib.Path) -> None:
+    report = (rendered / 'address-plan.md').read_text()
+    assert '| API endpoint | `192.0.2.10:6443` (virtual IPs 192.0.2.10, 2001:db8:0:1::10) |' in report
+    assert '| Control planes | cp1 (initialises), cp2 (joins), cp3 (joins) |' in report
+    assert 'API virtual IP 2001:db8:0:1::10' in (rendered / 'address-plan.svg').read_text()
+
+
 def test_rendered_files_pass_the_strict_validation_of_their_release(rendered: pathlib.Path) -> None:
     double = load_double('1.31.2')
     for path in sorted((rendered / 'kubeadm').glob('*.yaml')):
