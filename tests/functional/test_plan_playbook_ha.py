@@ -68,8 +68,8 @@ def test_one_init_and_two_control_plane_joins_through_the_vips(rendered: pathlib
     for name in ('worker1', 'worker2'):
         assert 'controlPlane' not in files[name][0]
     # The placeholders are said to be placeholders, in the file itself.
-    assert (rendered / 'kubeadm' / 'cp2.yaml').read_text().startswith('# Placeholder token, CA cert hash and '
-                                                                       'certificate key')
+    header = '# Placeholder token, CA cert hash and certificate key'
+    assert (rendered / 'kubeadm' / 'cp2.yaml').read_text().startswith(header)
 
 
 def test_the_report_shows_the_endpoint_and_the_control_planes(rendered: pathlib.Path) -> None:
@@ -126,4 +126,3 @@ def test_three_control_planes_without_an_endpoint_are_refused_before_any_change(
     assert 'changed=0' in recap and 'changed=1' not in recap
     for host in ('cp1', 'cp2', 'cp3', 'worker1', 'worker2'):
         assert host in recap
-
