@@ -73,6 +73,9 @@ EXAMPLE_CIDR = {
     "node_cidrs": {"ipv4": "192.168.1.0/24", "ipv6": "2001:db8::/64"},
 }
 
+# kube-apiserver's --secure-port as kubeadm and k3s set it.
+DEFAULT_API_PORT = 6443
+
 # The version of the fact's layout: a consumer handed something else is told to run the role.
 PLAN_SCHEMA = 2
 
@@ -93,6 +96,13 @@ ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
     "calico_ipv4_pool_cidr": {"type": "str"},
     "calico_ipv6_pool_cidr": {"type": "str"},
     "feature_gates": {"type": "dict", "default": {}},
+    # The control-plane hosts, in inventory order (the first one initialises the cluster), and
+    # the one endpoint every member and node reaches the API servers through when there are
+    # several: a virtual IP per family, or an external load balancer's name or address.
+    "control_plane_hosts": {"type": "list", "elements": "str", "default": []},
+    "api_vips": {"type": "list", "elements": "str", "default": []},
+    "api_endpoint": {"type": "str", "default": ""},
+    "api_port": {"type": "int", "default": DEFAULT_API_PORT},
     "variable_prefix": {"type": "str", "default": ""},
     # Set by the address_plan role: a digest of its inputs, kept in the plan so that a later
     # role of the same run sees the plan is current and does not compute it again.
@@ -648,6 +658,207 @@ def check_nodes(nodes: t.Any, node_networks: t.Mapping[str, IPNetwork],
 
 
 # ---------------------------------------------------------------------------------------
+# The API endpoint of several control planes
+
+EXAMPLE_VIP = {"ipv4": "192.168.1.10", "ipv6": "2001:db8::10"}
+# RFC 1123 host names, as kubeadm's controlPlaneEndpoint and the API server certificate's
+# DNS names take them: dot-separated labels of letters, digits and inner hyphens.
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_ENDPOINT_FIX = ("Write a DNS name or an address, with :port where it is not the API port, an IPv6 address in "
+                 "brackets then: lb.example.com, lb.example.com:6443, 192.168.1.10:6443 or [2001:db8::10]:6443")
+
+
+def _check_port(option: str, value: t.Any) -> t.List[Problem]:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        return [Problem(option, value, "is not a TCP port", f"Use a number from 1 to 65535, usually {DEFAULT_API_PORT}")]
+    return []
+
+
+def _parse_any_address(option: str, text: str) -> IPAddress:
+    """An address of either family, with the node addresses' strictness."""
+    if "/" in text:
+        raise ProblemFound(Problem(option, text, "is a CIDR, not an address",
+                                   f"Give the address alone: {text.split('/', maxsplit=1)[0]}"))
+    if not _ADDRESS_FORM.match(text):
+        raise ProblemFound(Problem(option, text, "is not an IPv4 or IPv6 address",
+                                   f"Write it like {EXAMPLE_VIP['ipv4']} or {EXAMPLE_VIP['ipv6']}"))
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})",
+                                   f"Write it like {EXAMPLE_VIP['ipv4']} or {EXAMPLE_VIP['ipv6']}")) from None
+    _ipv4_mapped(option, text, address)
+    purpose = special_purpose(address)
+    if purpose is not None:
+        raise ProblemFound(Problem(
+            option, text, f"is a special-purpose address of the IANA registries, {purpose}; the nodes cannot reach "
+                          f"the API servers there",
+            f"Use a free routable address of the node network, e.g. {EXAMPLE_VIP[family_of(address)]}"))
+    return address
+
+
+def _check_endpoint_address(option: str, address: IPAddress, nodes: t.Sequence[PlanNode],
+                            reserved: t.Sequence[t.Tuple[str, IPNetwork]],
+                            node_networks: t.Optional[t.Mapping[str, IPNetwork]]) -> t.List[Problem]:
+    """An endpoint address is nobody's: no node has it, no pod or Service gets it, and a
+    virtual IP (``node_networks`` given) lies in the node network, where VRRP can move it."""
+    problems: t.List[Problem] = []
+    for node in nodes:
+        if address in node.addresses.values():
+            problems.append(Problem(
+                option, str(address), f"is the address of node {node.name}; a virtual IP must be free, or it cannot "
+                                      f"move to another control plane when that node fails",
+                "Use an unused address of the node network"))
+    for reserved_option, network in reserved:
+        if network.version == address.version and address in network:
+            problems.append(Problem(
+                option, str(address), f"lies inside {reserved_option} {network}; the cluster would take it for a pod "
+                                      f"or a Service", "Use an address of the node network, outside the pod and Service CIDRs"))
+    network = (node_networks or {}).get(family_of(address))
+    if network is not None and address not in network:
+        problems.append(Problem(
+            option, str(address), f"lies outside node_cidrs {network}; a virtual IP moves between the control planes "
+                                  f"on their own network", f"Use a free address inside {network}"))
+    return problems
+
+
+def check_api_endpoint(values: t.Mapping[str, t.Any], primary: str, nodes: t.Sequence[PlanNode],
+                       reserved: t.Sequence[t.Tuple[str, IPNetwork]], node_networks: t.Mapping[str, IPNetwork],
+                       ) -> t.Tuple[t.Optional[t.Dict[str, t.Any]], t.List[str], t.List[Problem], t.List[str]]:
+    """The API endpoint and the control planes: (endpoint or None, control planes, problems, warnings).
+
+    With more than one control plane, every member and node must reach the API servers through
+    one endpoint that outlives any of them; without it each control plane would build a
+    cluster of its own.
+    """
+    problems: t.List[Problem] = []
+    warnings: t.List[str] = []
+    hosts = values.get("control_plane_hosts") or []
+    control_planes: t.List[str] = []
+    if not isinstance(hosts, (list, tuple)):
+        problems.append(Problem("control_plane_hosts", hosts, "is not a list", "List the control-plane hosts' inventory names"))
+        hosts = []
+    planned = {node.get("name") for node in values.get("nodes") or [] if isinstance(node, t.Mapping)}
+    for index, host in enumerate(hosts):
+        name = str(host)
+        if name in control_planes:
+            problems.append(Problem(f"control_plane_hosts[{index}]", name, "is listed twice", "List every control plane once"))
+            continue
+        if name not in planned:
+            problems.append(Problem(
+                f"control_plane_hosts[{index}]", name, "is not one of the plan's nodes",
+                "Add it to address_plan_node_hosts with its addresses, or remove it from the control planes"))
+        control_planes.append(name)
+    port = values.get("api_port", DEFAULT_API_PORT)
+    port_problems = _check_port("api_port", port)
+    problems.extend(port_problems)
+    vips = values.get("api_vips") or []
+    endpoint = values.get("api_endpoint") or ""
+    if isinstance(vips, str):
+        vips = [part for part in vips.split(",") if part.strip()]
+    if not isinstance(vips, (list, tuple)):
+        problems.append(Problem("api_vips", vips, "is not a list", "Give one virtual IP per family, primary family first"))
+        return None, control_planes, problems, warnings
+    example = f"[{EXAMPLE_VIP[primary]}, {EXAMPLE_VIP['ipv6' if primary == 'ipv4' else 'ipv4']}]"
+    if vips and endpoint:
+        problems.append(Problem(
+            "api_endpoint", endpoint, "is set together with api_vips; the cluster has one API endpoint",
+            "Keep api_vips for virtual IPs the control planes hold themselves, or api_endpoint for your own load "
+            "balancer, not both"))
+        return None, control_planes, problems, warnings
+    count = len(control_planes)
+    if count > 1 and not vips and not endpoint:
+        problems.append(Problem(
+            "api_vips", [],
+            f"is empty and api_endpoint is not set, but there are {count} control planes "
+            f"({summarise(control_planes)}); without one endpoint for all of them each would build a cluster of its own",
+            f"Set api_vips to one free address per family of the node network, primary family first, e.g. {example}, "
+            f"or api_endpoint to the name or address of your load balancer"))
+    if count > 1 and count % 2 == 0:
+        warnings.append(
+            f"control_plane_hosts: {count} control planes make {count} etcd members, which lose quorum after "
+            f"{count // 2 - 1} failure{'s' if count // 2 - 1 != 1 else ''}, as {count - 1} do; an odd number "
+            f"({count + 1}) tolerates one more")
+    if not vips and not endpoint:
+        return None, control_planes, problems, warnings
+    api_port = port if not port_problems else DEFAULT_API_PORT
+    if vips:
+        addresses: t.List[IPAddress] = []
+        for index, value in enumerate(vips):
+            option = f"api_vips[{index}]"
+            try:
+                address = _parse_any_address(option, str(value).strip())
+            except ProblemFound as found:
+                problems.append(found.problem)
+                continue
+            problems.extend(_check_endpoint_address(option, address, nodes, reserved, node_networks))
+            addresses.append(address)
+        if len(addresses) == len(vips):
+            found_families = [family_of(address) for address in addresses]
+            expected = [primary] + [family for family in FAMILIES if family != primary]
+            if found_families != expected:
+                problems.append(Problem(
+                    "api_vips", [str(a) for a in addresses],
+                    f"holds {', '.join(FAMILY_LABEL[f] for f in found_families) or 'nothing'}; the API endpoint needs "
+                    f"exactly one virtual IP per family, the primary family ({FAMILY_LABEL[primary]}) first, like "
+                    f"the CIDR lists", f"List one per family, e.g. {example}"))
+        if problems:
+            return None, control_planes, problems, warnings
+        host = str(addresses[0])
+        return ({"host": host, "port": api_port, "vips": [str(a) for a in addresses],
+                 "url_host": f"[{host}]" if addresses[0].version == 6 else host},
+                control_planes, problems, warnings)
+    return _parse_endpoint(str(endpoint).strip(), api_port, reserved, control_planes, problems, warnings)
+
+
+def _parse_endpoint(text: str, default_port: int,
+                    reserved: t.Sequence[t.Tuple[str, IPNetwork]], control_planes: t.List[str],
+                    problems: t.List[Problem], warnings: t.List[str],
+                    ) -> t.Tuple[t.Optional[t.Dict[str, t.Any]], t.List[str], t.List[Problem], t.List[str]]:
+    """host[:port] of an external load balancer; an IPv6 address in brackets where a port follows."""
+    host, port_text = text, ""
+    if text.startswith("["):
+        closing = text.find("]")
+        rest = text[closing + 1:] if closing > 0 else "?"
+        if closing < 0 or (rest and not rest.startswith(":")):
+            problems.append(Problem("api_endpoint", text, "has an unclosed or misplaced bracket", _ENDPOINT_FIX))
+            return None, control_planes, problems, warnings
+        host, port_text = text[1:closing], rest[1:]
+        if ":" not in host:
+            problems.append(Problem("api_endpoint", text, "puts a name or IPv4 address in brackets, which only "
+                                                          "IPv6 addresses take", _ENDPOINT_FIX))
+            return None, control_planes, problems, warnings
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    port = default_port
+    if port_text or text.endswith(":"):
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            problems.append(Problem("api_endpoint", text, f"has the port {port_text!r}, which is not a TCP port",
+                                    _ENDPOINT_FIX))
+            return None, control_planes, problems, warnings
+        port = int(port_text)
+    looks_like_address = ":" in host or re.match(r"^[0-9.]+$", host) is not None
+    if looks_like_address:
+        try:
+            address = _parse_any_address("api_endpoint", host)
+        except ProblemFound as found:
+            problems.append(found.problem)
+            return None, control_planes, problems, warnings
+        # A load balancer's address may be anywhere routable, a node's too (HAProxy on a node,
+        # say), but never a pod or Service one.
+        endpoint_problems = _check_endpoint_address("api_endpoint", address, [], reserved, None)
+        problems.extend(endpoint_problems)
+        if endpoint_problems:
+            return None, control_planes, problems, warnings
+        host = str(address)
+    elif not _DNS_NAME.match(host):
+        problems.append(Problem("api_endpoint", text, "is neither an address nor a DNS name (RFC 1123)", _ENDPOINT_FIX))
+        return None, control_planes, problems, warnings
+    return ({"host": host, "port": port, "vips": [], "url_host": f"[{host}]" if ":" in host else host},
+            control_planes, problems, warnings)
+
+
+# ---------------------------------------------------------------------------------------
 # The plan
 
 def _read_whole(given: t.Any, parsed: t.Mapping[str, IPNetwork]) -> bool:
@@ -689,6 +900,10 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     reserved = [("pod_cidrs", n) for n in pods.values()] + [("service_cidrs", n) for n in services.values()]
     nodes, node_problems = check_nodes(values["nodes"], node_networks, reserved, distribution)
     problems.extend(node_problems)
+    api_endpoint, control_planes, endpoint_problems, endpoint_warnings = check_api_endpoint(
+        values, primary, nodes, reserved, node_networks)
+    problems.extend(endpoint_problems)
+    warnings.extend(endpoint_warnings)
     node_count = len(values["nodes"]) if isinstance(values["nodes"], (list, tuple)) else 0
 
     capacity: t.Dict[str, int] = {}
@@ -805,6 +1020,8 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         "feature_gates": gates,
         "calico": calico,
         "decisions": decisions,
+        "control_planes": control_planes,
+        "api_endpoint": api_endpoint,
         "warnings": warnings,
     }
 
@@ -824,7 +1041,13 @@ def format_plan_table(plan: t.Mapping[str, t.Any]) -> t.List[str]:
             f"{plan['calico'][family + '_pool_cidr']} /{plan['calico'][family + '_block_size']}",
         ])
     node_rows = [["node", "node-ip"]] + [[name, node["node_ip"]] for name, node in plan["nodes"].items()]
-    return [head] + _columns(rows) + _columns(node_rows)
+    endpoint = plan.get("api_endpoint")
+    tail = []
+    if endpoint:
+        tail.append(f"API endpoint {endpoint['url_host']}:{endpoint['port']}"
+                    + (f" (virtual IPs {', '.join(endpoint['vips'])})" if endpoint["vips"] else " (external)")
+                    + (f", control planes {', '.join(plan.get('control_planes') or [])}" if plan.get("control_planes") else ""))
+    return [head] + _columns(rows) + _columns(node_rows) + tail
 
 
 def _columns(rows: t.Sequence[t.Sequence[str]]) -> t.List[str]:
@@ -862,6 +1085,10 @@ class Plan:
     node_mask: t.Mapping[str, int]
     node_cidr_allocation: bool
     feature_gates: t.Mapping[str, t.Any]
+    # None with one control plane and no endpoint: joining nodes reach the first control plane.
+    api_endpoint: t.Optional[t.Mapping[str, t.Any]] = None
+    # Inventory order; the first one initialises the cluster.
+    control_planes: t.Tuple[str, ...] = ()
 
     REQUIRED = ("distribution", "families", "primary_family", "nodes")
 
@@ -901,7 +1128,9 @@ class Plan:
             primary_family=families[0], nodes=nodes,
             node_mask={family: int(mask) for family, mask in (fact.get("node_mask") or {}).items()},
             node_cidr_allocation=bool(fact.get("node_cidr_allocation", True)),
-            feature_gates=dict(fact.get("feature_gates") or {}))
+            feature_gates=dict(fact.get("feature_gates") or {}),
+            api_endpoint=dict(fact["api_endpoint"]) if fact.get("api_endpoint") else None,
+            control_planes=tuple(str(name) for name in fact.get("control_planes") or ()))
 
     def node(self, name: str) -> PlannedNode:
         """The planned node of an inventory host; refused, naming the host, when it is not planned."""

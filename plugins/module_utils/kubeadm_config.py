@@ -26,6 +26,10 @@ KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
 
 TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 CA_CERT_HASH_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
+# kubeadm's certificate key encrypts the control-plane certificates in the kubeadm-certs Secret:
+# "a hex encoded string that is an AES key of size 32 bytes" (kubernetes/website,
+# content/en/docs/reference/setup-tools/kubeadm/generated/kubeadm_init_phase_upload-certs.md).
+CERTIFICATE_KEY_PATTERN = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def _plan(fact: Any) -> Plan:
@@ -70,11 +74,30 @@ def bracket(address: str) -> str:
     return "[%s]" % address if ":" in address else address
 
 
+def plan_endpoint(plan: Any) -> str:
+    """The plan's API endpoint as host:port (an IPv6 host in brackets), '' where it has none."""
+    endpoint = _plan(plan).api_endpoint
+    if not endpoint:
+        return ""
+    return "%s:%d" % (endpoint["url_host"], int(endpoint["port"]))
+
+
+def _control_plane_endpoint(plan: Any, control_plane_endpoint: str) -> str:
+    """The endpoint of the cluster: the plan's where it has one (the one place it is set)."""
+    planned = plan_endpoint(plan)
+    if planned and control_plane_endpoint and control_plane_endpoint != planned:
+        raise DualstackError(
+            "control_plane_endpoint %r differs from the plan's API endpoint %s; leave control_plane_endpoint "
+            "empty and set the endpoint once, with address_plan_api_vips or address_plan_api_endpoint"
+            % (control_plane_endpoint, planned))
+    return planned or control_plane_endpoint
+
+
 def api_server_endpoint(plan: Mapping[str, Any], node: str, bind_port: int = 6443,
                         control_plane_endpoint: str = "") -> str:
-    """Where joining nodes reach the API server: the control plane endpoint, else the
-    master's primary-family address."""
-    endpoint = control_plane_endpoint
+    """Where joining nodes reach the API server: the plan's API endpoint, else the control
+    plane endpoint, else the master's primary-family address."""
+    endpoint = _control_plane_endpoint(plan, control_plane_endpoint)
     if endpoint:
         if endpoint.startswith("["):
             return endpoint if "]:" in endpoint else "%s:%d" % (endpoint, bind_port)
@@ -120,6 +143,16 @@ def _node_registration(api_version: str, plan: Mapping[str, Any], node: str, nod
     return registration
 
 
+def _certificate_key(certificate_key: Any) -> str:
+    key = str(certificate_key or "")
+    if not CERTIFICATE_KEY_PATTERN.match(key):
+        # The key is a secret: the message says what it must be, never what it is.
+        raise DualstackError(
+            "the certificate key is not 64 hex digits (a 32-byte AES key); generate one per join, "
+            "for example with 'kubeadm certs certificate-key'")
+    return key
+
+
 def _component_feature_gates(plan: Mapping[str, Any]) -> Dict[str, bool]:
     return {str(k): bool(v) for k, v in (plan.get("feature_gates") or {}).items()}
 
@@ -129,9 +162,17 @@ def init_documents(plan: Any, node: str, *, node_name: str = "",
                    cluster_name: str = "kubernetes", cgroup_driver: str = "systemd",
                    cri_socket: str = "unix:///run/containerd/containerd.sock",
                    kubelet_extra_args: Optional[Mapping[str, Any]] = None,
-                   ignore_preflight_errors: Sequence[str] = ()) -> List[Dict[str, Any]]:
-    """Documents for ``kubeadm init --config`` on ``node``, in the config API of the plan's version."""
+                   ignore_preflight_errors: Sequence[str] = (),
+                   certificate_key: str = "") -> List[Dict[str, Any]]:
+    """Documents for ``kubeadm init --config`` on ``node``, in the config API of the plan's version.
+
+    With the plan's API endpoint, ClusterConfiguration gets it as ``controlPlaneEndpoint`` and
+    the API server certificate names every virtual IP (kubeadm adds the endpoint's host, not
+    the other family's address). ``certificate_key`` goes into the InitConfiguration, for
+    ``kubeadm init phase upload-certs --config``: the key then never is on a command line.
+    """
     plan = _plan(plan)
+    control_plane_endpoint = _control_plane_endpoint(plan, control_plane_endpoint)
     api, version = _read(plan, "kubeadm_api_version", "kubernetes_version")
     port = _bind_port(bind_port)
     primary = plan.primary_family
@@ -145,6 +186,8 @@ def init_documents(plan: Any, node: str, *, node_name: str = "",
         "nodeRegistration": _node_registration(api, plan, node, node_name, cri_socket,
                                                kubelet_extra_args or {}, ignore_preflight_errors),
     }
+    if certificate_key:
+        init["certificateKey"] = _certificate_key(certificate_key)
 
     controller_manager: Dict[str, Any] = {}
     if plan.get("node_cidr_allocation", True):
@@ -179,8 +222,13 @@ def init_documents(plan: Any, node: str, *, node_name: str = "",
     }
     if control_plane_endpoint:
         cluster["controlPlaneEndpoint"] = control_plane_endpoint
+    sans = list((plan.api_endpoint or {}).get("vips") or [])
+    if api_server or sans:
+        cluster["apiServer"] = {}
     if api_server:
-        cluster["apiServer"] = {"extraArgs": extra_args(api, api_server)}
+        cluster["apiServer"]["extraArgs"] = extra_args(api, api_server)
+    if sans:
+        cluster["apiServer"]["certSANs"] = sans
     if scheduler:
         cluster["scheduler"] = {"extraArgs": extra_args(api, scheduler)}
     # kubeadm's own gate list knows IPv6DualStack but no other component gate.
@@ -207,13 +255,24 @@ def join_documents(plan: Any, node: str, *, api_server: str, token: str,
                    ca_cert_hashes: Sequence[str], node_name: str = "",
                    cri_socket: str = "unix:///run/containerd/containerd.sock",
                    kubelet_extra_args: Optional[Mapping[str, Any]] = None,
-                   ignore_preflight_errors: Sequence[str] = ()) -> List[Dict[str, Any]]:
+                   ignore_preflight_errors: Sequence[str] = (),
+                   control_plane: bool = False, certificate_key: str = "",
+                   bind_port: Any = 6443) -> List[Dict[str, Any]]:
     """The JoinConfiguration for ``kubeadm join --config`` on ``node``.
 
-    The error messages never quote the token: it is a credential.
+    With ``control_plane`` the node joins as a further control plane: its API server advertises
+    its primary-family address (``APIEndpoint`` holds one address in every config API) and
+    it fetches the certificates with ``certificate_key``. That needs the plan's API endpoint;
+    without it, kubeadm refuses (the cluster has no controlPlaneEndpoint).
+    The error messages never quote the token or the key: they are credentials.
     """
     plan = _plan(plan)
     api = _read(plan, "kubeadm_api_version")[0]
+    if control_plane and not plan.api_endpoint:
+        raise DualstackError(
+            "node %s joins as a further control plane, but the plan has no API endpoint; set address_plan_api_vips "
+            "(one virtual IP per family) or address_plan_api_endpoint" % node)
+
     if not TOKEN_PATTERN.match(str(token)):
         raise DualstackError(
             "the bootstrap token is not of the form [a-z0-9]{6}.[a-z0-9]{16}; create it "
@@ -244,6 +303,11 @@ def join_documents(plan: Any, node: str, *, api_server: str, token: str,
             },
         },
     }
+    if control_plane:
+        join["controlPlane"] = {
+            "localAPIEndpoint": {"advertiseAddress": node_addresses(plan, node)[0], "bindPort": _bind_port(bind_port)},
+            "certificateKey": _certificate_key(certificate_key),
+        }
     return [join]
 
 

@@ -125,6 +125,21 @@ def _table(header: t.Sequence[str], rows: t.Iterable[t.Sequence[t.Any]]) -> t.Li
     return lines
 
 
+def _endpoint_rows(plan: t.Mapping[str, t.Any]) -> t.List[t.List[t.Any]]:
+    """The API endpoint and the control planes, where the plan has several or an endpoint."""
+    endpoint = plan.get("api_endpoint")
+    control_planes = list(plan.get("control_planes") or [])
+    rows: t.List[t.List[t.Any]] = []
+    if endpoint:
+        where = "virtual IPs %s" % ", ".join(endpoint["vips"]) if endpoint["vips"] else "external load balancer"
+        rows.append(["API endpoint", "`%s:%s` (%s)" % (endpoint["url_host"], endpoint["port"], where)])
+    if len(control_planes) > 1 or endpoint:
+        rows.append(["Control planes", ", ".join(
+            "%s (%s)" % (name, "initialises" if index == 0 else "joins") for index, name in enumerate(control_planes))
+            or "none listed"])
+    return rows
+
+
 def markdown(plan: t.Mapping[str, t.Any]) -> str:
     """The address-plan report: settings, networks per family, nodes, Service IPs, capacity, warnings."""
     fams = families(plan)
@@ -150,7 +165,7 @@ def markdown(plan: t.Mapping[str, t.Any]) -> str:
          else "off: Calico IPAM alone hands out pod addresses"],
         ["Feature gates", ", ".join("%s=%s" % (k, str(v).lower()) for k, v in sorted(gates.items())) or "none needed"],
         ["Calico", calico.get("version")],
-    ])
+    ] + _endpoint_rows(plan))
     out += ["", "## Networks", ""]
     rows = [
         ["Pods (cluster CIDR)"] + [pods.get(f) for f in fams],
@@ -275,8 +290,11 @@ def svg(plan: t.Mapping[str, t.Any]) -> str:
     bus_y = {}
     # Drawn last, on a white backing, so that the lines to the nodes pass behind them.
     bus_labels = []
+    vips = by_family((plan.get("api_endpoint") or {}).get("vips"))
     for f in fams:
         label = "%s node network %s" % (LABEL[f], nodes_net[f]) if f in nodes_net else "%s node addresses" % LABEL[f]
+        if f in vips:
+            label += ", API virtual IP %s" % vips[f]
         bus_labels.append('<rect x="%g" y="%g" width="%g" height="15" fill="#ffffff"/>' % (_MARGIN - 3, y - 12, len(label) * 7.4 + 6))
         bus_labels.append(_text(_MARGIN, y, label, size=12, weight="bold", color=_COLOR[f]))
         y += 8

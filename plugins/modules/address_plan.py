@@ -30,11 +30,36 @@ description:
     range the collection knows for its component, and no pre-release; no CIDR or node address touches a
     special-purpose block of the IANA registries (loopback, link-local, multicast, reserved, IPv4-mapped, ...;
     the documentation prefixes are allowed);
-    IPv6 VXLAN needs Calico 3.23 or later.'
+    IPv6 VXLAN needs Calico 3.23 or later; more than one control plane needs one API endpoint, O(api_vips)
+    (one free address per family, primary first, not a node address, outside the pod and Service CIDRs, inside O(node_cidrs)
+    where given) or O(api_endpoint), not both; an even number of control planes draws a warning.'
   - The plan is returned as the fact C(address_plan); run with C(run_once), every host of the play gets it.
     The role C(dualstack.kubernetes.address_plan) does exactly that at the start of every role of the
     collection.
 options:
+  control_plane_hosts:
+    description:
+      - The control-plane nodes by name, in order; the first one initialises the cluster. Each must be one of O(nodes).
+    type: list
+    elements: str
+    default: []
+  api_vips:
+    description:
+      - The API endpoint of several control planes as virtual IPs, one per family, primary family first.
+    type: list
+    elements: str
+    default: []
+  api_endpoint:
+    description:
+      - The API endpoint as an external load balancer's DNS name or address, optionally with C(:port); an IPv6
+        address with a port in brackets.
+    type: str
+    default: ""
+  api_port:
+    description:
+      - The API endpoint's port where O(api_endpoint) names none, and the virtual IPs' port.
+    type: int
+    default: 6443
   pod_cidrs:
     description:
       - The pod networks, one CIDR per family; the first one's family is the cluster's primary family.
@@ -349,6 +374,19 @@ ansible_facts:
               V(calico_mtu_auto) (3.17 on) and V(calico_ipv6_vxlan) (3.23 on).
           type: dict
           sample: {node_ip_pair: true, service_ip_families: true, calico_mtu_auto: true, calico_ipv6_vxlan: true}
+        control_planes:
+          description: The control-plane nodes in the order given; the first one initialises the cluster.
+          type: list
+          elements: str
+          sample: [cp-1, cp-2, cp-3]
+        api_endpoint:
+          description:
+            - The one API endpoint of the control planes; null where neither O(api_vips) nor O(api_endpoint) is given.
+            - C(host) the address or DNS name (no brackets), C(port), C(vips) the virtual IPs in primary order
+              (empty for an external endpoint), C(url_host) the host as it goes before C(:port) (an IPv6 address
+              in brackets).
+          type: dict
+          sample: {host: 192.168.1.10, port: 6443, vips: [192.168.1.10, "2001:db8::10"], url_host: 192.168.1.10}
         warnings:
           description: What the plan allows but should be known (also shown as task warnings).
           type: list

@@ -16,7 +16,7 @@ import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 GALAXY = yaml.safe_load((REPO / 'galaxy.yml').read_text(encoding='utf-8'))
-SAMPLES = [REPO / 'inventories' / name for name in ('sample-kubeadm', 'sample-k3s')]
+SAMPLES = [REPO / 'inventories' / name for name in ('sample-kubeadm', 'sample-kubeadm-ha', 'sample-k3s')]
 
 
 def ansible_env() -> dict:

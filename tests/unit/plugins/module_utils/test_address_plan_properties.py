@@ -393,3 +393,62 @@ def test_a_node_named_with_a_number_is_that_node():
     params = article_plans.kubeadm_params()
     params["nodes"][0]["name"] = 5
     assert "5" in ap.build_plan(params)["nodes"]
+
+
+# --- the API endpoint of several control planes ---------------------------------------------
+
+@st.composite
+def ha_plans(draw: t.Callable[..., t.Any]) -> t.Tuple[t.Dict[str, t.Any], t.List[str]]:
+    """A valid plan whose first nodes are control planes, and free virtual IPs in primary order:
+    the last but one address of each node network, which no node of a valid plan has."""
+    params = draw(valid_plans())
+    nodes = params["nodes"]
+    params["control_plane_hosts"] = [node["name"] for node in nodes[:draw(st.integers(1, len(nodes)))]]
+    first = nodes[0]
+    vips = {}
+    for family in ("ipv4", "ipv6"):
+        # Without node_cidrs, the /24 or /64 around the first node: its at most 40 nodes count up from there.
+        given = [c for c in params["node_cidrs"] if (":" in c) == (family == "ipv6")]
+        around = f"{first[family]}/{64 if family == 'ipv6' else 24}"
+        network = ipaddress.ip_network(given[0] if given else around, strict=False)
+        vips[family] = str(network.network_address + network.num_addresses - 2)
+    order = ["ipv6", "ipv4"] if params["pod_cidrs"][0].count(":") else ["ipv4", "ipv6"]
+    return params, [vips[family] for family in order]
+
+
+@PROPERTY_SETTINGS
+@given(ha_plans())
+def test_random_control_planes_get_the_endpoint_of_their_vips(case):
+    params, vips = case
+    plan = ap.build_plan(dict(params, api_vips=vips))
+    assert plan["control_planes"] == params["control_plane_hosts"]
+    assert plan["api_endpoint"]["vips"] == vips and plan["api_endpoint"]["host"] == vips[0]
+    assert plan["api_endpoint"]["url_host"] == (f"[{vips[0]}]" if ":" in vips[0] else vips[0])
+    read = ap.Plan.from_fact(plan)
+    assert read.control_planes == tuple(params["control_plane_hosts"]) and read.api_endpoint == plan["api_endpoint"]
+    count = len(params["control_plane_hosts"])
+    assert any("etcd members" in w for w in plan["warnings"]) == (count % 2 == 0)
+
+
+@PROPERTY_SETTINGS
+@given(ha_plans(), st.data())
+def test_random_control_planes_without_a_free_endpoint_are_refused(case, data):
+    params, vips = case
+    count = len(params["control_plane_hosts"])
+    if count > 1:
+        with pytest.raises(ap.AddressPlanError) as info:
+            ap.build_plan(params)
+        assert [p.option for p in info.value.problems] == ["api_vips"]
+    else:
+        assert ap.build_plan(params)["api_endpoint"] is None
+    # A virtual IP that a node has, or that lies in the pod network, is refused by name.
+    index = data.draw(st.integers(0, 1))
+    family = "ipv6" if ":" in vips[index] else "ipv4"
+    node = data.draw(st.sampled_from(params["nodes"]))
+    pods = ipaddress.ip_network(next(c for c in params["pod_cidrs"] if (":" in c) == (family == "ipv6")))
+    taken = data.draw(st.sampled_from([node[family], str(pods.network_address + 1)]))
+    broken = list(vips)
+    broken[index] = taken
+    with pytest.raises(ap.AddressPlanError) as info:
+        ap.build_plan(dict(params, api_vips=broken))
+    assert {p.option for p in info.value.problems} == {f"api_vips[{index}]"}
