@@ -1068,6 +1068,24 @@ class PlannedNode:
     node_ip: t.Tuple[str, ...]
 
 
+def _read_endpoint(endpoint: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
+    """The fact's api_endpoint as the planner writes it ({host, port, vips, url_host}), or None."""
+    if endpoint is None:
+        return None
+    fix = "Run the address_plan role to make the plan"
+    if not isinstance(endpoint, t.Mapping) or not endpoint.get("host") or not endpoint.get("url_host"):
+        raise DualstackError(Problem(
+            "address_plan.api_endpoint", endpoint, "is not the {host, port, vips, url_host} mapping the planner writes", fix))
+    port = endpoint.get("port")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise DualstackError(Problem("address_plan.api_endpoint.port", port, "is not a TCP port number", fix))
+    vips = endpoint.get("vips") or []
+    if not isinstance(vips, (list, tuple)):
+        raise DualstackError(Problem("address_plan.api_endpoint.vips", vips, "is not a list of addresses", fix))
+    return {"host": str(endpoint["host"]), "port": port, "vips": [str(vip) for vip in vips],
+            "url_host": str(endpoint["url_host"])}
+
+
 @dataclass(frozen=True)
 class Plan:
     """The address_plan fact as a typed object: what the planner checked, read once.
@@ -1129,7 +1147,7 @@ class Plan:
             node_mask={family: int(mask) for family, mask in (fact.get("node_mask") or {}).items()},
             node_cidr_allocation=bool(fact.get("node_cidr_allocation", True)),
             feature_gates=dict(fact.get("feature_gates") or {}),
-            api_endpoint=dict(fact["api_endpoint"]) if fact.get("api_endpoint") else None,
+            api_endpoint=_read_endpoint(fact.get("api_endpoint")),
             control_planes=tuple(str(name) for name in fact.get("control_planes") or ()))
 
     def node(self, name: str) -> PlannedNode:

@@ -79,25 +79,7 @@ def _field(plan: Plan, name: str) -> Any:
 def api_endpoint(plan: Any) -> Optional[Dict[str, Any]]:
     """The cluster's API endpoint from the plan: ``{host, port, vips, url_host}``, or None for
     a cluster of one server without virtual IPs (where every node talks to that server)."""
-    endpoint = _plan(plan).get("api_endpoint")
-    if endpoint is None:
-        return None
-    if not isinstance(endpoint, Mapping) or not endpoint.get("host") or not endpoint.get("url_host"):
-        raise DualstackError(Problem(
-            "address_plan.api_endpoint", endpoint, "is not the {host, port, vips, url_host} mapping the planner writes",
-            "Run the address_plan role to make the plan"))
-    port = endpoint.get("port")
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise DualstackError(Problem(
-            "address_plan.api_endpoint.port", port, "is not a TCP port number",
-            "Run the address_plan role to make the plan"))
-    vips = endpoint.get("vips") or []
-    if not isinstance(vips, (list, tuple)):
-        raise DualstackError(Problem(
-            "address_plan.api_endpoint.vips", vips, "is not a list of addresses",
-            "Run the address_plan role to make the plan"))
-    return {"host": str(endpoint["host"]), "port": port, "vips": [str(vip) for vip in vips],
-            "url_host": str(endpoint["url_host"])}
+    return _plan(plan).api_endpoint
 
 
 def control_planes(plan: Any) -> List[str]:

@@ -5,9 +5,9 @@ k3s_agent roles themselves, as site.yml renders them for plan.yml: the first ser
 ``cluster-init``, the other two join through the endpoint, every server's certificate names both
 virtual IPs, the agent joins through the endpoint, and the joining servers come after the first.
 
-The plan is the address_plan role's own, with the endpoint and the servers added to the fact the
-way the planner states them (``api_endpoint``, ``control_planes``); the roles then find a plan of
-the same inputs and do not compute it again.
+The plan is the address_plan role's own, with both virtual IPs given as
+``address_plan_api_vips``; the roles then find a plan of the same inputs and do not compute it
+again.
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 SERVERS = {"s1": 31, "s2": 32, "s3": 33}
 AGENTS = {"a1": 41}
 VIPS = ["192.0.2.10", "2001:db8:0:2::10"]
-ENDPOINT = {"host": VIPS[0], "port": 6443, "vips": VIPS, "url_host": VIPS[0]}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,6 +45,7 @@ def inventory(version: str) -> dict:
             "address_plan_service_cidrs": ["10.43.0.0/16", "fd7a:3c41:5e02:4300::/112"],
             "address_plan_distribution": "k3s", "address_plan_kubernetes_version": version,
             "address_plan_calico_version": "3.30.7",
+            "address_plan_api_vips": VIPS,
         },
         "children": {"k3s_servers": {"hosts": hosts(SERVERS)}, "k3s_agents": {"hosts": hosts(AGENTS)}},
     }}
@@ -54,15 +54,11 @@ def inventory(version: str) -> dict:
 def playbook(out: pathlib.Path) -> list:
     render = "%s/{{ inventory_hostname }}/config.yaml" % out
     return [
-        {"name": "The address plan, with the API endpoint the planner states for several servers",
+        {"name": "The address plan, with the API endpoint of the servers",
          "hosts": "k3s_servers:k3s_agents", "gather_facts": False,
          "tasks": [
              {"name": "Plan", "ansible.builtin.include_role": {"name": "dualstack.kubernetes.address_plan"},
               "vars": {"address_plan_node_hosts": "{{ groups['k3s_servers'] + groups['k3s_agents'] }}"}},
-             {"name": "Add the endpoint and the servers to the plan",
-              "ansible.builtin.set_fact": {
-                  "address_plan": "{{ address_plan | combine({'api_endpoint': %s, 'control_planes': groups['k3s_servers']}) }}"
-                                  % json.dumps(ENDPOINT)}},
          ]},
         {"name": "Servers", "hosts": "k3s_servers", "gather_facts": False,
          "tasks": [{"name": "Render the servers", "ansible.builtin.include_role": {"name": "dualstack.kubernetes.k3s_server"},

@@ -63,10 +63,15 @@ def molecule_inventory(folder: pathlib.Path) -> dict:
     scenario = yaml.safe_load((folder / "molecule.yml").read_text())
     inventory = scenario["provisioner"]["inventory"]
     groups: dict = {"k3s_servers": {"hosts": {}}, "k3s_agents": {"hosts": {}}}
+    variables = dict((inventory.get("group_vars") or {}).get("all") or {})
     for platform in scenario["platforms"]:
+        if not platform.get("groups"):
+            # In the scenario itself such a host is in no group, so its plan lists no control
+            # planes: each is a server of its own, not members of one cluster.
+            variables.setdefault("address_plan_control_plane_hosts", [])
         for group in platform.get("groups") or ["k3s_servers"]:
             groups[group]["hosts"][platform["name"]] = dict((inventory.get("host_vars") or {}).get(platform["name"]) or {})
-    return {"all": {"vars": (inventory.get("group_vars") or {}).get("all") or {}, "children": groups}}
+    return {"all": {"vars": variables, "children": groups}}
 
 
 def prepared_config(folder: pathlib.Path):
