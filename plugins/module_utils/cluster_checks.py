@@ -721,7 +721,7 @@ def _outside_answer(answer: t.Mapping[str, t.Any], reached: t.Callable[[int], bo
 def check_nodeports(plan: t.Mapping[str, t.Any], services_text: t.Optional[str], answers: t.Sequence[t.Mapping[str, t.Any]],
                     outside_host: str) -> t.List[Result]:
     """Every node answers on the test Service's NodePort on its address of each family, asked from outside."""
-    mine = [a for a in answers if str((a.get("item") or {}).get("check", "")).startswith("NodePort ")]
+    mine = [a for a in answers if str((a.get("item") or {}).get("check", "")).startswith("NodePort ")] if outside_host else []
     results = []
     served = set()
     for service in parse_services(services_text):
