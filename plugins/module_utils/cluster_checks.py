@@ -260,7 +260,6 @@ def parse_cluster_ips(text: t.Optional[str]) -> t.List[str]:
     return split_addresses(body)
 
 
-
 def _json_items(text: t.Optional[str], what: str) -> t.List[t.Dict[str, t.Any]]:
     """Objects of ``kubectl get ... -o json``: one object, or the items of a List ([] for no output,
     which is what ``--ignore-not-found`` prints for a missing object)."""
@@ -583,7 +582,6 @@ def verify_probes(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str], pods
     http = [{"address": address, "url": url_for(address, port)} for address in parse_cluster_ips(service)]
     return {"pod_pings": pod_pings, "node_pings": node_pings, "http": http,
             "outside": nodeport_probes(plan, nodes_text, services) + traefik_probes(traefik)}
-
 
 
 def _family_label(address: str) -> str:

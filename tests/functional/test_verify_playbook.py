@@ -245,8 +245,8 @@ def test_kubeadm_article_inventory_plans_itself_and_has_no_dual_stack_service(tm
 LOOPBACK_PLAN = dict(PLAN, nodes={'master': {'ipv4': '127.0.0.1', 'ipv6': '::1', 'node_ip': '127.0.0.1,::1'}})
 
 
-def test_node_ports_and_traefik_answer_from_outside_in_both_families(tmp_path: pathlib.Path, http_port: int,
-                                                                      traefik_port: int) -> None:
+def test_node_ports_and_traefik_answer_from_outside_in_both_families(
+        tmp_path: pathlib.Path, http_port: int, traefik_port: int) -> None:
     inventory = tmp_path / 'inventory.json'
     inventory.write_text(json.dumps({'k3s_servers': {'hosts': {'master': {}}}}), encoding='utf-8')
     run, state = run_verify(tmp_path, http_port, inventory=inventory, plan=LOOPBACK_PLAN, outside_host='localhost',
