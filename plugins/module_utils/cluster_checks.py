@@ -262,7 +262,11 @@ def parse_cluster_ips(text: t.Optional[str]) -> t.List[str]:
 
 def _json_items(text: t.Optional[str], what: str) -> t.List[t.Dict[str, t.Any]]:
     """Objects of ``kubectl get ... -o json``: one object, or the items of a List ([] for no output,
-    which is what ``--ignore-not-found`` prints for a missing object)."""
+    which is what ``--ignore-not-found`` prints for a missing object).
+
+    kubectl prints one named object as itself and anything else as a ``List``, and nothing at all
+    when --ignore-not-found found nothing (kubernetes/kubectl pkg/cmd/get/get.go, printGeneric).
+    """
     body = (text or "").strip()
     if not body:
         return []
