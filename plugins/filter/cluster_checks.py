@@ -20,16 +20,20 @@ def _plan(plan: t.Any) -> t.Any:
 
 
 def verify_probes(plan: t.Any, nodes: str = "", pods: str = "", outside: str = "", service: str = "",
-                  port: int = 80) -> t.Dict[str, t.Any]:
-    return _verify_probes(_plan(plan), nodes, pods, outside or "", service or "", int(port))
+                  port: int = 80, services: str = "", traefik: str = "") -> t.Dict[str, t.Any]:
+    return _verify_probes(_plan(plan), nodes, pods, outside or "", service or "", int(port), services or "", traefik or "")
 
 
 def verify_report(plan: t.Any, nodes: str = "", pods: str = "", ippools: str = "", ipamblocks: str = "",
                   service: t.Optional[t.Mapping[str, t.Any]] = None, http: t.Optional[t.Sequence[t.Any]] = None,
                   node_reports: t.Optional[t.Mapping[str, t.Any]] = None,
-                  pod_pings: t.Optional[t.Sequence[t.Any]] = None) -> t.Dict[str, t.Any]:
+                  pod_pings: t.Optional[t.Sequence[t.Any]] = None, services: t.Optional[str] = None,
+                  traefik: t.Optional[str] = None, traefik_name: str = "kube-system/traefik",
+                  outside: t.Optional[t.Sequence[t.Any]] = None, outside_host: str = "") -> t.Dict[str, t.Any]:
     return _verify_report(_plan(plan), nodes=nodes, pods=pods, ippools=ippools, ipamblocks=ipamblocks,
-                          service=service, http=http, node_reports=node_reports, pod_pings=pod_pings)
+                          service=service, http=http, node_reports=node_reports, pod_pings=pod_pings,
+                          services=services, traefik=traefik, traefik_name=traefik_name, outside=outside,
+                          outside_host=outside_host or "")
 
 
 class FilterModule:

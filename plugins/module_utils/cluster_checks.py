@@ -260,6 +260,52 @@ def parse_cluster_ips(text: t.Optional[str]) -> t.List[str]:
     return split_addresses(body)
 
 
+def _json_items(text: t.Optional[str], what: str) -> t.List[t.Dict[str, t.Any]]:
+    """Objects of ``kubectl get ... -o json``: one object, or the items of a List ([] for no output,
+    which is what ``--ignore-not-found`` prints for a missing object).
+
+    kubectl prints one named object as itself and anything else as a ``List``, and nothing at all
+    when --ignore-not-found found nothing (kubernetes/kubectl pkg/cmd/get/get.go, printGeneric).
+    """
+    body = (text or "").strip()
+    if not body:
+        return []
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise DualstackError("%s: the output is not JSON (%s); pass the output of kubectl get -o json" % (what, exc))
+    if not isinstance(value, dict):
+        raise DualstackError("%s: %r is not a Kubernetes object or List; pass the output of kubectl get -o json" % (what, body[:80]))
+    items = value.get("items") if value.get("kind", "").endswith("List") else [value]
+    return [item for item in items or [] if isinstance(item, dict)]
+
+
+def parse_services(text: t.Optional[str]) -> t.List[t.Dict[str, t.Any]]:
+    """Services of ``kubectl get services -o json``: name, namespace, type, cluster_ips
+    (spec.clusterIPs, else spec.clusterIP), ip_family (the alpha spec.ipFamily of 1.18 and
+    1.19, "" otherwise), ports (name, port, node_port) and the load balancer addresses
+    (status.loadBalancer.ingress ips, and spec.externalIPs apart)."""
+    services = []
+    for item in _json_items(text, "Service listing"):
+        meta = item.get("metadata") or {}
+        spec = item.get("spec") or {}
+        status = (item.get("status") or {}).get("loadBalancer") or {}
+        cluster_ips = [str(ip) for ip in spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
+                       if address_family(str(ip))]
+        services.append({
+            "name": str(meta.get("name", "")),
+            "namespace": str(meta.get("namespace", "")),
+            "type": str(spec.get("type") or "ClusterIP"),
+            "cluster_ips": cluster_ips,
+            "ip_family": str(spec.get("ipFamily") or ""),
+            "ports": [{"name": str(port.get("name") or ""), "port": int(port.get("port") or 0),
+                       "node_port": int(port.get("nodePort") or 0)} for port in spec.get("ports") or []],
+            "ingress": [str(entry["ip"]) for entry in status.get("ingress") or [] if entry.get("ip")],
+            "external_ips": [str(ip) for ip in spec.get("externalIPs") or []],
+        })
+    return services
+
+
 def format_table(results: t.Sequence[Result]) -> str:
     """Results as an aligned text table, with a closing count line."""
     headers = ("CHECK", "SUBJECT", "RESULT", "DETAIL")
@@ -492,14 +538,19 @@ def check_http(answers: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[Result]:
 
 
 def verify_probes(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str], pods_text: t.Optional[str],
-                  outside: str = "", service: t.Optional[str] = "", port: int = 80) -> t.Dict[str, t.Any]:
+                  outside: str = "", service: t.Optional[str] = "", port: int = 80,
+                  services: t.Optional[str] = "", traefik: t.Optional[str] = "") -> t.Dict[str, t.Any]:
     """Which address each probe pings or asks: from the test pods' listing (one pod per node),
-    the nodes, and the test Service's clusterIPs (``service``, the jsonpath text).
+    the nodes, the test Service's clusterIPs (``service``, the jsonpath text), the test
+    Services (``services``, ``-o json``) and the Traefik Service (``traefik``, ``-o json``).
 
-    Pod i pings the pod on the next node; each inventory node pings the test pod of the next
-    node; with ``outside`` set, every pod and node pings it too. Returns
-    ``{"pod_pings": [probe...], "node_pings": {host: [probe...]}, "http": [{address, url}...]}``;
-    a probe is ``{check, source, pod, node, target, target_label}`` (pod "" for node probes).
+    Pod i pings the pod on the next node, and a pod on another node pings every node address
+    of each family; each inventory node pings the test pod of the next node; with ``outside``
+    set, every pod and node pings it too. Returns ``{"pod_pings": [probe...], "node_pings":
+    {host: [probe...]}, "http": [{address, url}...], "outside": [{check, service, subject,
+    address, url}...]}`` (``outside``: the NodePorts and the Traefik web entry point, asked from
+    outside the cluster); a probe is ``{check, source, pod, node, target, target_label}`` (pod
+    "" for node probes).
     """
     reported = parse_node_addresses(nodes_text)
     matched = match_nodes(plan, reported)
@@ -531,8 +582,195 @@ def verify_probes(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str], pods
         for host in node_pings:
             node_pings[host].append({"check": "node to outside IPv6", "source": host, "pod": "", "node": matched.get(host, host),
                                      "target": outside, "target_label": outside})
+    pod_pings.extend(_pod_to_node_probes(plan, nodes_text, pods))
     http = [{"address": address, "url": url_for(address, port)} for address in parse_cluster_ips(service)]
-    return {"pod_pings": pod_pings, "node_pings": node_pings, "http": http}
+    return {"pod_pings": pod_pings, "node_pings": node_pings, "http": http,
+            "outside": nodeport_probes(plan, nodes_text, services) + traefik_probes(traefik)}
+
+
+def _family_label(address: str) -> str:
+    return FAMILY_LABEL.get(address_family(address) or "", "?")
+
+
+def node_targets(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str]) -> t.List[t.Dict[str, str]]:
+    """Each node's address of each planned family: its InternalIP, else (a kubelet of a release
+    that takes one node-ip reports only the first family) the plan's address of the node."""
+    reported = parse_node_addresses(nodes_text)
+    host_of = {name: host for host, name in match_nodes(plan, reported).items()}
+    targets = []
+    for name in sorted(reported):
+        planned = (plan.get("nodes") or {}).get(host_of.get(name, ""), {})
+        for family in _plan_families(plan):
+            have = [a for a in reported[name] if address_family(a) == family]
+            address = have[0] if have else str(planned.get(family) or "")
+            if address:
+                targets.append({"node": name, "family": family, "address": address})
+    return targets
+
+
+def _pod_to_node_probes(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str],
+                        pods: t.Sequence[t.Mapping[str, t.Any]]) -> t.List[t.Dict[str, str]]:
+    """A test pod on another node (the one on the node before, in name order) pings each node
+    address; a single-node cluster's pod pings its own node."""
+    if not pods:
+        return []
+    probes = []
+    for target in node_targets(plan, nodes_text):
+        others = [p for p in pods if p["node"] != target["node"]]
+        earlier = [p for p in others if p["node"] < target["node"]]
+        pod = (earlier[-1] if earlier else others[-1]) if others else pods[0]
+        probes.append({"check": "pod to node %s" % FAMILY_LABEL[target["family"]], "source": "%s on %s" % (pod["name"], pod["node"]),
+                       "pod": pod["name"], "node": pod["node"], "target": target["address"],
+                       "target_label": "node %s %s" % (target["node"], target["address"])})
+    return probes
+
+
+def _service_families(service: t.Mapping[str, t.Any]) -> t.List[str]:
+    """The families a test Service serves: its ipFamily (1.18/1.19 form), else its clusterIPs'."""
+    if service["ip_family"]:
+        return [f for f in FAMILIES if FAMILY_LABEL[f] == service["ip_family"]]
+    return [f for f in FAMILIES if any(address_family(ip) == f for ip in service["cluster_ips"])]
+
+
+def nodeport_probes(plan: t.Mapping[str, t.Any], nodes_text: t.Optional[str], services_text: t.Optional[str]) -> t.List[t.Dict[str, t.Any]]:
+    """Every node address of each family on the NodePort of the test Service serving that family."""
+    targets = node_targets(plan, nodes_text)
+    probes = []
+    for service in parse_services(services_text):
+        ports = [p["node_port"] for p in service["ports"] if p["node_port"]]
+        if not ports:
+            continue
+        for family in _service_families(service):
+            for target in (x for x in targets if x["family"] == family):
+                probes.append({"check": "NodePort %s" % FAMILY_LABEL[family], "service": "%s/%s" % (service["namespace"], service["name"]),
+                               "subject": "%s %s:%d" % (target["node"], target["address"], ports[0]),
+                               "address": target["address"], "url": url_for(target["address"], ports[0])})
+    return probes
+
+
+# The Traefik chart names the Service port of its web entry point "web" (port 80 in k3s).
+_TRAEFIK_WEB = "web"
+
+
+def traefik_addresses(service: t.Mapping[str, t.Any]) -> t.List[str]:
+    """The load balancer's addresses: status.loadBalancer.ingress, then spec.externalIPs (what a
+    hand-written svclb DaemonSet such as the k3s article's publishes, since it sets no status)."""
+    addresses: t.List[str] = []
+    for address in list(service["ingress"]) + list(service["external_ips"]):
+        if address_family(address) and address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+def _traefik_web_port(service: t.Mapping[str, t.Any]) -> int:
+    for port in service["ports"]:
+        if port["name"] == _TRAEFIK_WEB:
+            return int(port["port"])
+    return 80
+
+
+def traefik_probes(traefik_text: t.Optional[str]) -> t.List[t.Dict[str, t.Any]]:
+    """The web entry point on every load balancer address of the Traefik Service (none without one)."""
+    probes = []
+    for service in parse_services(traefik_text):
+        if service["type"] != "LoadBalancer":
+            continue
+        port = _traefik_web_port(service)
+        for address in traefik_addresses(service):
+            probes.append({"check": "Traefik web entry point", "service": "%s/%s" % (service["namespace"], service["name"]),
+                           "subject": "%s %s:%d" % (_family_label(address), address, port),
+                           "address": address, "url": url_for(address, port)})
+    return probes
+
+
+def check_legacy_services(plan: t.Mapping[str, t.Any], services_text: t.Optional[str]) -> t.List[Result]:
+    """Kubernetes 1.18 and 1.19: one Service per family (spec.ipFamily), each with a clusterIP of its family."""
+    check = "Service clusterIPs (spec.ipFamily)"
+    services = parse_services(services_text)
+    results = []
+    for family in _plan_families(plan):
+        label = FAMILY_LABEL[family]
+        mine = [s for s in services if s["ip_family"] == label]
+        if not mine:
+            results.append(result(check, label, FAIL, "no test Service with spec.ipFamily %s (Services: %s)"
+                                  % (label, ", ".join(s["name"] for s in services) or "none")))
+            continue
+        service = mine[0]
+        name = "%s/%s" % (service["namespace"], service["name"])
+        shown = ", ".join(service["cluster_ips"]) or "none"
+        wrong = [ip for ip in service["cluster_ips"] if address_family(ip) != family]
+        if not service["cluster_ips"] or wrong:
+            results.append(result(check, name, FAIL, "spec.ipFamily %s but clusterIP %s; the API server needs a Service CIDR of "
+                                  "each family (--service-cluster-ip-range) and the IPv6DualStack feature gate" % (label, shown)))
+        elif not _in_any(service["cluster_ips"][0], plan.get("service_cidrs") or service["cluster_ips"]):
+            results.append(result(check, name, FAIL, "clusterIP %s outside the Service CIDRs %s" % (shown, ", ".join(plan["service_cidrs"]))))
+        else:
+            results.append(result(check, name, PASS, "spec.ipFamily %s, clusterIP %s" % (label, shown)))
+    return results
+
+
+def _outside_answer(answer: t.Mapping[str, t.Any], reached: t.Callable[[int], bool], hint: str) -> Result:
+    item = answer.get("item") or {}
+    status = int(answer.get("status", -1) or -1)
+    if answer.get("skipped"):
+        return result(item.get("check", ""), item.get("subject", ""), SKIP, "not run")
+    if reached(status):
+        return result(item.get("check", ""), item.get("subject", ""), PASS, "HTTP %d from outside the cluster" % status)
+    why = answer.get("msg") or "status %s" % status
+    return result(item.get("check", ""), item.get("subject", ""), FAIL, "%s: %s; %s" % (item.get("url", ""), why, hint))
+
+
+def check_nodeports(plan: t.Mapping[str, t.Any], services_text: t.Optional[str], answers: t.Sequence[t.Mapping[str, t.Any]],
+                    outside_host: str) -> t.List[Result]:
+    """Every node answers on the test Service's NodePort on its address of each family, asked from outside."""
+    mine = [a for a in answers if str((a.get("item") or {}).get("check", "")).startswith("NodePort ")] if outside_host else []
+    results = []
+    served = set()
+    for service in parse_services(services_text):
+        if any(p["node_port"] for p in service["ports"]):
+            served.update(_service_families(service))
+    for family in _plan_families(plan):
+        check = "NodePort %s" % FAMILY_LABEL[family]
+        if family not in served:
+            results.append(result(check, "test Service", FAIL, "no test Service of this family has a nodePort (Services: %s)"
+                                  % (", ".join("%s %s" % (s["name"], s["type"]) for s in parse_services(services_text)) or "none")))
+        elif not outside_host:
+            results.append(result(check, "every node", SKIP, "dualstack_verify_outside_host is empty: nothing asks from outside the cluster"))
+    hint = "kube-proxy serves NodePorts on the node addresses of each family (see its nodePortAddresses and the node's firewall)"
+    results.extend(_outside_answer(a, lambda status: status == 200, hint) for a in mine)
+    return results
+
+
+def check_traefik(plan: t.Mapping[str, t.Any], name: str, traefik_text: t.Optional[str], answers: t.Sequence[t.Mapping[str, t.Any]],
+                  outside_host: str) -> t.List[Result]:
+    """The Traefik Service is a LoadBalancer with an address of each family, and its web entry point
+    answers HTTP on each from outside the cluster (any status: 404 is Traefik with no route for /)."""
+    check = "Traefik load balancer"
+    services = parse_services(traefik_text)
+    if not services:
+        return [result(check, name, SKIP, "no Service %s: the cluster runs no Traefik" % name)]
+    service = services[0]
+    if service["type"] != "LoadBalancer":
+        return [result(check, name, SKIP, "type %s, not LoadBalancer: no load balancer addresses to ask" % service["type"])]
+    addresses = traefik_addresses(service)
+    results = []
+    for family in _plan_families(plan):
+        mine = [a for a in addresses if address_family(a) == family]
+        if mine:
+            results.append(result(check, "%s %s" % (name, FAMILY_LABEL[family]), PASS, ", ".join(mine)))
+        else:
+            results.append(result(check, "%s %s" % (name, FAMILY_LABEL[family]), FAIL,
+                                  "no %s address in status.loadBalancer.ingress or spec.externalIPs (%s); the Service needs "
+                                  "ipFamilyPolicy RequireDualStack and a load balancer that publishes both families"
+                                  % (FAMILY_LABEL[family], ", ".join(addresses) or "none")))
+    if not outside_host:
+        results.append(result("Traefik web entry point", name, SKIP,
+                              "dualstack_verify_outside_host is empty: nothing asks from outside the cluster"))
+        return results
+    mine = [a for a in answers if (a.get("item") or {}).get("check") == "Traefik web entry point"]
+    hint = "the load balancer forwards port %d to Traefik on this address (svclb pods, DEST_IPS)" % _traefik_web_port(service)
+    results.extend(_outside_answer(a, lambda status: status >= 100, hint) for a in mine)
+    return results
 
 
 def _ping_result(answer: t.Mapping[str, t.Any]) -> t.Tuple[t.Mapping[str, str], bool, str]:
@@ -592,12 +830,19 @@ def verify_report(plan: t.Mapping[str, t.Any], nodes: t.Optional[str] = None, po
                   service: t.Optional[t.Mapping[str, t.Any]] = None,
                   http: t.Optional[t.Sequence[t.Mapping[str, t.Any]]] = None,
                   node_reports: t.Optional[t.Mapping[str, t.Mapping[str, t.Any]]] = None,
-                  pod_pings: t.Optional[t.Sequence[t.Mapping[str, t.Any]]] = None) -> t.Dict[str, t.Any]:
+                  pod_pings: t.Optional[t.Sequence[t.Mapping[str, t.Any]]] = None,
+                  services: t.Optional[str] = None, traefik: t.Optional[str] = None,
+                  traefik_name: str = "kube-system/traefik",
+                  outside: t.Optional[t.Sequence[t.Mapping[str, t.Any]]] = None,
+                  outside_host: str = "") -> t.Dict[str, t.Any]:
     """Every check of verify.yml from the raw outputs; returns results, the table and counts.
 
     ``service`` is ``{name, cluster_ips}`` (cluster_ips: the jsonpath text) or None where the
     Kubernetes version has no dual-stack Services. ``node_reports`` maps inventory hosts to
-    ``{routes, nat, pings}`` (texts and the registered ping results).
+    ``{routes, nat, pings}`` (texts and the registered ping results). ``services`` and
+    ``traefik`` are the ``-o json`` listings of the test Services and of the Traefik Service
+    (None: not read, no rows); ``outside`` the registered answers of the ``outside`` probes,
+    asked from ``outside_host`` ("" when nothing asked from outside the cluster).
     """
     results: t.List[Result] = []
     results.extend(check_node_addresses(plan, nodes))
@@ -612,7 +857,9 @@ def verify_report(plan: t.Mapping[str, t.Any], nodes: t.Optional[str] = None, po
         if "ipv6" in _plan_families(plan):
             results.append(check_ipv6_routes(name, node_reports[host].get("routes"), ipamblocks))
             results.append(check_nat_outgoing(name, node_reports[host].get("nat")))
-    if service is None:
+    if service is None and services is not None:
+        results.extend(check_legacy_services(plan, services))
+    elif service is None:
         results.append(result("Service clusterIPs", "test Service", SKIP, "Kubernetes %s has no dual-stack Services "
                               "(ipFamilyPolicy came with %s)" % (plan.get("kubernetes_version", ""),
                                                                  _release(rules.SERVICE_IP_FAMILIES))))
@@ -623,6 +870,10 @@ def verify_report(plan: t.Mapping[str, t.Any], nodes: t.Optional[str] = None, po
     for host in sorted(node_reports):
         answers.extend(node_reports[host].get("pings") or [])
     results.extend(check_pings(answers))
+    if services is not None:
+        results.extend(check_nodeports(plan, services, outside or [], outside_host))
+    if traefik is not None:
+        results.extend(check_traefik(plan, traefik_name, traefik, outside or [], outside_host))
     counts = {status: sum(1 for r in results if r["status"] == status) for status in (PASS, FAIL, SKIP)}
     return {"results": results, "table": format_table(results), "passed": counts[PASS],
             "failed": counts[FAIL], "skipped": counts[SKIP]}

@@ -71,20 +71,34 @@ class _Page(http.server.BaseHTTPRequestHandler):
         del args
 
 
+class _NoRoute(http.server.BaseHTTPRequestHandler):
+    """What Traefik's web entry point answers where no router matches the request."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        body = b'404 page not found\n'
+        self.send_response(404)
+        self.send_header('Content-Type', 'text/plain; charset=utf-8')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        del args
+
+
 class _Server6(http.server.HTTPServer):
     address_family = socket.AF_INET6
 
 
-@pytest.fixture(name='http_port', scope='module')
-def fixture_http_port():
-    """One port answering HTTP on 127.0.0.1 and ::1, like the test Service on its two clusterIPs."""
+def _serve_on_loopback(handler: type):
+    """One port answering HTTP on 127.0.0.1 and ::1 with handler."""
     if not socket.has_ipv6:
         pytest.skip('this Python has no IPv6 sockets')
     for _attempt in range(20):
-        v4 = http.server.HTTPServer(('127.0.0.1', 0), _Page)
+        v4 = http.server.HTTPServer(('127.0.0.1', 0), handler)
         port = v4.server_address[1]
         try:
-            v6 = _Server6(('::1', port), _Page)
+            v6 = _Server6(('::1', port), handler)
         except OSError as exc:
             v4.server_close()
             if 'Cannot assign requested address' in str(exc):
@@ -103,9 +117,23 @@ def fixture_http_port():
         server.server_close()
 
 
+@pytest.fixture(name='http_port', scope='module')
+def fixture_http_port():
+    """The test Service on its two clusterIPs (and, on a loopback node, its NodePort)."""
+    yield from _serve_on_loopback(_Page)
+
+
+@pytest.fixture(name='traefik_port', scope='module')
+def fixture_traefik_port():
+    """Traefik's web entry point on the load balancer's two addresses."""
+    yield from _serve_on_loopback(_NoRoute)
+
+
 def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path | None = None, plan: Mapping | None = DEFAULT_PLAN,
-               **env: str) -> tuple[subprocess.CompletedProcess, pathlib.Path]:
-    """verify.yml on this machine: both nodes are local, kubectl and the node commands are stand-ins."""
+               outside_host: str = '', **env: str) -> tuple[subprocess.CompletedProcess, pathlib.Path]:
+    """verify.yml on this machine: both nodes are local, kubectl and the node commands are stand-ins.
+    outside_host '' skips the probes from outside the cluster (the article's node addresses
+    are not reachable from here)."""
     state = tmp_path / 'state'
     state.mkdir()
     if inventory is None:
@@ -119,6 +147,7 @@ def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path |
         'ansible_python_interpreter': sys.executable,
         'dualstack_verify_kubectl': [str(STAND_INS / 'kubectl'), '--kubeconfig', '/dev/null'],
         'dualstack_verify_service_port': http_port,
+        'dualstack_verify_outside_host': outside_host,
         # The stand-ins need no root; this machine has no sudo to become with.
         'ansible_become': False,
     }
@@ -154,16 +183,22 @@ def test_dual_stack_cluster_passes_and_the_workload_goes_away(tmp_path: pathlib.
     assert results == {'PASS', 'SKIP'}, rows
     passed = [k for k, v in rows.items() if v == 'PASS']
     for check in ('node InternalIPs', 'pod addresses', 'Calico IP pools', 'Calico IPAM blocks', 'IPv6 routes to pod blocks',
-                  'IPv6 NAT outgoing', 'Service clusterIPs', 'Service answers', 'pod to pod IPv6', 'node to pod IPv6'):
+                  'IPv6 NAT outgoing', 'Service clusterIPs', 'Service answers', 'pod to pod IPv6', 'node to pod IPv6',
+                  'pod to node IPv4', 'pod to node IPv6'):
         assert any(k.startswith(check) for k in passed), (check, rows)
-    # The stand-in ping cannot reach 2001:4860::/32 from the nodes: the pods' outside pings are skipped.
+    # The stand-in ping cannot reach 2001:4860::/32 from the nodes: the pods' outside pings are skipped;
+    # nothing asks from outside the cluster, and the cluster has no Traefik: those rows say so.
     assert [k for k, v in rows.items() if v == 'SKIP'] and all(
-        k.startswith(('pod to outside IPv6', 'node to outside IPv6')) for k, v in rows.items() if v == 'SKIP')
+        k.startswith(('pod to outside IPv6', 'node to outside IPv6', 'NodePort IPv4', 'NodePort IPv6', 'Traefik load balancer'))
+        for k, v in rows.items() if v == 'SKIP')
+    assert 'dualstack_verify_outside_host is empty: nothing asks from outside the cluster' in output
+    assert 'no Service kube-system/traefik: the cluster runs no Traefik' in output
 
     manifest = json.loads((state / 'manifest.json').read_text(encoding='utf-8'))
     service = [i for i in manifest['items'] if i['kind'] == 'Service'][0]
     assert service['spec']['ipFamilyPolicy'] == 'RequireDualStack'
     assert service['spec']['ipFamilies'] == ['IPv4', 'IPv6']
+    assert service['spec']['type'] == 'NodePort'
     assert [i['kind'] for i in manifest['items']] == ['Namespace', 'DaemonSet', 'Service']
     calls = (state / 'calls.log').read_text(encoding='utf-8').splitlines()
     assert calls[-1].endswith('delete namespace dualstack-verify --ignore-not-found')
@@ -184,16 +219,52 @@ def test_kubeadm_article_inventory_plans_itself_and_has_no_dual_stack_service(tm
     inventory = REPO / 'inventories' / 'kubeadm-article'
     if not (inventory / 'hosts.yml').is_file():
         pytest.skip('inventories/kubeadm-article is not in this checkout')
-    run, state = run_verify(tmp_path, http_port, inventory=inventory, plan=None)
+    # The API server of the article allocates clusterIPs from its two Service CIDRs.
+    run, state = run_verify(tmp_path, http_port, inventory=inventory, plan=None, DUALSTACK_FAKE_SERVICE_CIDRS='10.96.0.0/12,fd00::/108')
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-12000:]
     # The address_plan role ran: its table names the article's versions.
     assert 'TASK [dualstack.kubernetes.address_plan : Check the address plan and derive it]' in output
-    # Kubernetes 1.18 has no ipFamilyPolicy: no test Service, and its row says why.
+    # Kubernetes 1.18 has no ipFamilyPolicy: one Service per family, as the article made it, each
+    # with a clusterIP of its family.
     rows = table_rows(output)
-    assert [v for k, v in rows.items() if k.startswith('Service clusterIPs')] == ['SKIP']
+    assert {k.split()[-1]: v for k, v in rows.items() if k.startswith('Service clusterIPs (spec.ipFamily)')} == {
+        'dualstack-verify/dualstack-verify-ipv4': 'PASS', 'dualstack-verify/dualstack-verify-ipv6': 'PASS'}
+    assert 'spec.ipFamily IPv6, clusterIP fd00::1' in output
     assert not any(k.startswith('Service answers') for k in rows)
     assert 'FAIL' not in rows.values()
-    assert 'ipFamilyPolicy came with 1.20' in output
     manifest = json.loads((state / 'manifest.json').read_text(encoding='utf-8'))
-    assert [i['kind'] for i in manifest['items']] == ['Namespace', 'DaemonSet']
+    assert [i['kind'] for i in manifest['items']] == ['Namespace', 'DaemonSet', 'Service', 'Service']
+    services = [i for i in manifest['items'] if i['kind'] == 'Service']
+    assert [(s['metadata']['name'], s['spec']['type'], s['spec']['ipFamily']) for s in services] == [
+        ('dualstack-verify-ipv4', 'NodePort', 'IPv4'), ('dualstack-verify-ipv6', 'NodePort', 'IPv6')]
+    assert not any('ipFamilyPolicy' in s['spec'] or 'ipFamilies' in s['spec'] for s in services)
+
+
+# One node on the loopback addresses, so that this machine can ask it from outside the cluster.
+LOOPBACK_PLAN = dict(PLAN, nodes={'master': {'ipv4': '127.0.0.1', 'ipv6': '::1', 'node_ip': '127.0.0.1,::1'}})
+
+
+def test_node_ports_and_traefik_answer_from_outside_in_both_families(
+        tmp_path: pathlib.Path, http_port: int, traefik_port: int) -> None:
+    inventory = tmp_path / 'inventory.json'
+    inventory.write_text(json.dumps({'k3s_servers': {'hosts': {'master': {}}}}), encoding='utf-8')
+    run, state = run_verify(tmp_path, http_port, inventory=inventory, plan=LOOPBACK_PLAN, outside_host='localhost',
+                            DUALSTACK_FAKE_NODES='loopback', DUALSTACK_FAKE_NODE_PORT=str(http_port),
+                            DUALSTACK_FAKE_TRAEFIK_PORT=str(traefik_port))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-12000:]
+    rows = table_rows(output)
+    assert 'FAIL' not in rows.values(), rows
+    for check, subject in (('NodePort IPv4', f'master 127.0.0.1:{http_port}'), ('NodePort IPv6', f'master ::1:{http_port}'),
+                           ('Traefik load balancer', 'kube-system/traefik IPv4'), ('Traefik load balancer', 'kube-system/traefik IPv6'),
+                           ('Traefik web entry point', f'IPv4 127.0.0.1:{traefik_port}'),
+                           ('Traefik web entry point', f'IPv6 ::1:{traefik_port}'),
+                           ('pod to node IPv4', 'dualstack-verify-z7q4x on master'), ('pod to node IPv6', 'dualstack-verify-z7q4x on master')):
+        assert any(k.startswith(check) and k.endswith(subject) and v == 'PASS' for k, v in rows.items()), (check, subject, rows)
+    # Traefik answered 404 (no router for /), which counts as reached.
+    assert 'HTTP 404 from outside the cluster' in output
+    # The probes went to the NodePort the API server gave the Service, read with kubectl.
+    calls = (state / 'calls.log').read_text(encoding='utf-8')
+    assert '-l app.kubernetes.io/name=dualstack-verify -o json' in calls
+    assert 'get service traefik -n kube-system -o json --ignore-not-found' in calls

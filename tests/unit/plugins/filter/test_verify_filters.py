@@ -47,3 +47,19 @@ def test_unreadable_output_becomes_a_filter_error(filters):
 def test_input_that_is_not_a_plan_is_refused(filters):
     with pytest.raises(AnsibleFilterError, match="is str, not the plan mapping: run the dualstack.kubernetes.address_plan role"):
         filters["verify_probes"]("not a plan", nodes=NODES)
+
+
+def test_probes_from_outside_and_their_verdict(filters):
+    services = ('{"kind": "List", "items": [{"kind": "Service", "metadata": {"name": "dualstack-verify", "namespace": "v"},'
+                ' "spec": {"type": "NodePort", "clusterIPs": ["10.96.0.20", "fd00::14"], "ports": [{"port": 80, "nodePort": 30080}]}}]}')
+    probes = filters["verify_probes"](PLAN, nodes=NODES, pods="", services=services, traefik="")
+    assert [p["url"] for p in probes["outside"]] == ["http://192.168.1.11:30080/", "http://[2001:db8::11]:30080/"]
+    report = filters["verify_report"](PLAN, nodes=NODES, services=services, traefik="", outside_host="localhost",
+                                      outside=[{"item": p, "status": 200} for p in probes["outside"]])
+    assert [(r["check"], r["status"]) for r in report["results"] if r["check"].startswith(("NodePort", "Traefik"))] == [
+        ("NodePort IPv4", "pass"), ("NodePort IPv6", "pass"), ("Traefik load balancer", "skip")]
+
+
+def test_a_traefik_listing_that_is_not_json_becomes_a_filter_error(filters):
+    with pytest.raises(AnsibleFilterError, match="Service listing: the output is not JSON"):
+        filters["verify_report"](PLAN, nodes=NODES, traefik="NAME      TYPE\ntraefik   LoadBalancer\n")

@@ -6,6 +6,7 @@ file names its article section in its first line)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -343,7 +344,10 @@ class TestProbes:
     def test_single_node_has_no_cross_node_probes(self):
         one = "\n".join(TEST_PODS.splitlines()[:2])
         probes = cc.verify_probes(KUBEADM_PLAN, DUAL_NODES, one)
-        assert probes["pod_pings"] == []
+        # No pod to pod; the one pod pings every node address (its own node too, having no other).
+        assert [(p["check"], p["target"]) for p in probes["pod_pings"]] == [
+            ("pod to node IPv4", "192.168.1.11"), ("pod to node IPv6", "2001:db8::11"),
+            ("pod to node IPv4", "192.168.1.12"), ("pod to node IPv6", "2001:db8::12")]
         assert probes["node_pings"]["master"][0]["target_label"] == "dualstack-verify-w8d2k on worker"
         assert probes["node_pings"]["worker"] == []
         assert probes["http"] == []
@@ -369,6 +373,166 @@ class TestProbes:
         assert worker["status"] == cc.SKIP and "Network is unreachable" in worker["detail"]
 
 
+def service(name, cluster_ips, node_port=0, ip_family=None, kind="NodePort", namespace="dualstack-verify",
+            ports=None, ingress=(), external_ips=()):
+    """A Service as the API server returns it (kubectl get -o json)."""
+    spec = {"type": kind, "clusterIP": cluster_ips[0] if cluster_ips else None,
+            "ports": ports or [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": "http", "nodePort": node_port}]}
+    if ip_family:
+        # Kubernetes 1.18/1.19: the alpha field, and no clusterIPs.
+        spec["ipFamily"] = ip_family
+    else:
+        spec.update({"clusterIPs": cluster_ips, "ipFamilyPolicy": "RequireDualStack",
+                     "ipFamilies": ["IPv6" if ":" in ip else "IPv4" for ip in cluster_ips]})
+    if external_ips:
+        spec["externalIPs"] = list(external_ips)
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace}, "spec": spec,
+            "status": {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"} for ip in ingress]} if ingress else {}}}
+
+
+def services_json(*items):
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(items), "metadata": {"resourceVersion": ""}})
+
+
+# The kubeadm article's Service (NodePort 31837, clusterIP fd00::9bc), and its IPv4 twin.
+LEGACY_V6 = service("dualstack-verify-ipv6", ["fd00::9bc"], node_port=31837, ip_family="IPv6")
+LEGACY_V4 = service("dualstack-verify-ipv4", ["10.96.140.21"], node_port=30412, ip_family="IPv4")
+TRAEFIK_PORTS = [{"name": "web", "port": 80, "protocol": "TCP", "targetPort": "web", "nodePort": 30080},
+                 {"name": "websecure", "port": 443, "protocol": "TCP", "targetPort": "websecure", "nodePort": 30443}]
+TRAEFIK = service("traefik", ["10.96.34.2", "fd00::1:5"], kind="LoadBalancer", namespace="kube-system", ports=TRAEFIK_PORTS,
+                  ingress=["192.168.1.11", "2001:db8::11"])
+
+
+class TestServiceListing:
+    def test_dual_stack_node_port_service(self):
+        (svc,) = cc.parse_services(services_json(service("dualstack-verify", ["10.96.12.7", "fd00::9bc"], node_port=31837)))
+        assert svc["cluster_ips"] == ["10.96.12.7", "fd00::9bc"] and svc["ip_family"] == "" and svc["type"] == "NodePort"
+        assert svc["ports"] == [{"name": "http", "port": 80, "node_port": 31837}]
+
+    def test_the_1_18_form_has_one_cluster_ip_and_its_family(self):
+        (svc,) = cc.parse_services(json.dumps(LEGACY_V6))
+        assert (svc["cluster_ips"], svc["ip_family"]) == (["fd00::9bc"], "IPv6")
+
+    def test_ignore_not_found_prints_nothing(self):
+        assert cc.parse_services("") == [] and cc.traefik_probes("") == []
+
+    def test_output_that_is_not_json_is_refused(self):
+        with pytest.raises(cc.DualstackError, match="Service listing: the output is not JSON"):
+            cc.parse_services("NAME   TYPE\ntraefik   LoadBalancer\n")
+
+
+class TestLegacyServices:
+    def test_one_service_per_family_each_with_a_cluster_ip_of_its_family(self):
+        rows = cc.check_legacy_services(KUBEADM_PLAN, services_json(LEGACY_V4, LEGACY_V6))
+        assert [(r["subject"], r["status"], r["detail"]) for r in rows] == [
+            ("dualstack-verify/dualstack-verify-ipv4", cc.PASS, "spec.ipFamily IPv4, clusterIP 10.96.140.21"),
+            ("dualstack-verify/dualstack-verify-ipv6", cc.PASS, "spec.ipFamily IPv6, clusterIP fd00::9bc")]
+
+    def test_ipv6_service_given_an_ipv4_cluster_ip_fails_with_the_fix(self):
+        wrong = service("dualstack-verify-ipv6", ["10.96.0.77"], node_port=31837, ip_family="IPv6")
+        rows = by_subject(cc.check_legacy_services(KUBEADM_PLAN, services_json(LEGACY_V4, wrong)))
+        assert rows["dualstack-verify/dualstack-verify-ipv4"]["status"] == cc.PASS
+        bad = rows["dualstack-verify/dualstack-verify-ipv6"]
+        assert bad["status"] == cc.FAIL and "spec.ipFamily IPv6 but clusterIP 10.96.0.77" in bad["detail"]
+        assert "--service-cluster-ip-range" in bad["detail"]
+
+    def test_missing_family_service_fails(self):
+        rows = by_subject(cc.check_legacy_services(KUBEADM_PLAN, services_json(LEGACY_V4)))
+        assert rows["IPv6"]["status"] == cc.FAIL and "no test Service with spec.ipFamily IPv6" in rows["IPv6"]["detail"]
+
+    def test_cluster_ip_outside_the_service_cidr_fails(self):
+        far = service("dualstack-verify-ipv6", ["fd99::9bc"], ip_family="IPv6")
+        rows = by_subject(cc.check_legacy_services(KUBEADM_PLAN, services_json(LEGACY_V4, far)))
+        assert "outside the Service CIDRs" in rows["dualstack-verify/dualstack-verify-ipv6"]["detail"]
+
+
+class TestPodToNode:
+    def test_a_pod_on_another_node_pings_every_node_address_of_each_family(self):
+        probes = [p for p in cc.verify_probes(CURRENT_PLAN, DUAL_NODES, TEST_PODS)["pod_pings"] if p["check"].startswith("pod to node")]
+        assert [(p["check"], p["node"], p["target"]) for p in probes] == [
+            ("pod to node IPv4", "worker", "192.168.1.11"), ("pod to node IPv6", "worker", "2001:db8::11"),
+            ("pod to node IPv4", "master", "192.168.1.12"), ("pod to node IPv6", "master", "2001:db8::12")]
+
+    def test_one_family_failing(self):
+        pong = fixture("kubeadm_ping6_pod_to_node.txt")
+        probes = [p for p in cc.verify_probes(CURRENT_PLAN, DUAL_NODES, TEST_PODS)["pod_pings"] if p["check"].startswith("pod to node")]
+        answers = [{"item": p, "stdout": pong, "rc": 0} if p["check"].endswith("IPv4") else
+                   {"item": p, "stdout": "3 packets transmitted, 0 packets received, 100% packet loss\n", "rc": 1} for p in probes]
+        rows = cc.check_pings(answers)
+        assert [r["status"] for r in rows] == [cc.PASS, cc.FAIL, cc.PASS, cc.FAIL]
+        assert rows[1]["detail"] == "node master 2001:db8::11 answered 0 of 3"
+
+    def test_a_node_of_1_18_is_pinged_on_its_planned_ipv6_address(self):
+        probes = cc.verify_probes(KUBEADM_PLAN, fixture("kubeadm_nodes_wide.txt"), TEST_PODS)["pod_pings"]
+        assert ("pod to node IPv6", "2001:db8::12") in [(p["check"], p["target"]) for p in probes]
+
+
+class TestNodePorts:
+    def test_every_node_of_each_family_on_the_dual_stack_service(self):
+        services = services_json(service("dualstack-verify", ["10.96.12.7", "fd00::9bc"], node_port=31837))
+        probes = cc.verify_probes(CURRENT_PLAN, DUAL_NODES, TEST_PODS, services=services)["outside"]
+        assert [p["url"] for p in probes] == ["http://192.168.1.11:31837/", "http://192.168.1.12:31837/",
+                                              "http://[2001:db8::11]:31837/", "http://[2001:db8::12]:31837/"]
+
+    def test_the_1_18_form_uses_each_family_services_node_port(self):
+        probes = cc.nodeport_probes(KUBEADM_PLAN, fixture("kubeadm_nodes_wide.txt"), services_json(LEGACY_V4, LEGACY_V6))
+        assert [p["url"] for p in probes] == ["http://192.168.1.11:30412/", "http://192.168.1.12:30412/",
+                                              "http://[2001:db8::11]:31837/", "http://[2001:db8::12]:31837/"]
+
+    def test_one_family_failing(self):
+        services = services_json(service("dualstack-verify", ["10.96.12.7", "fd00::9bc"], node_port=31837))
+        probes = cc.nodeport_probes(CURRENT_PLAN, DUAL_NODES, services)
+        answers = [{"item": p, "status": 200} if p["check"] == "NodePort IPv4" else
+                   {"item": p, "status": -1, "msg": "Status code was -1 and not [200]: Request failed: <urlopen error [Errno 111] "
+                    "Connection refused>"} for p in probes]
+        rows = cc.check_nodeports(CURRENT_PLAN, services, answers, "localhost")
+        assert [(r["check"], r["status"]) for r in rows] == [("NodePort IPv4", cc.PASS)] * 2 + [("NodePort IPv6", cc.FAIL)] * 2
+        assert "Connection refused" in rows[2]["detail"] and "nodePortAddresses" in rows[2]["detail"]
+
+    def test_a_cluster_ip_service_fails_and_nothing_outside_skips(self):
+        services = services_json(service("dualstack-verify", ["10.96.12.7", "fd00::9bc"], kind="ClusterIP"))
+        assert [r["status"] for r in cc.check_nodeports(CURRENT_PLAN, services, [], "localhost")] == [cc.FAIL, cc.FAIL]
+        with_port = services_json(service("dualstack-verify", ["10.96.12.7", "fd00::9bc"], node_port=31837))
+        rows = cc.check_nodeports(CURRENT_PLAN, with_port, [], "")
+        assert [r["status"] for r in rows] == [cc.SKIP, cc.SKIP] and "dualstack_verify_outside_host is empty" in rows[0]["detail"]
+
+
+class TestTraefik:
+    def test_404_from_traefik_on_both_families_counts_as_reached(self):
+        probes = cc.traefik_probes(services_json(TRAEFIK))
+        answers = [{"item": p, "status": 404, "msg": "HTTP Error 404: Not Found"} for p in probes]
+        rows = cc.check_traefik(CURRENT_PLAN, "kube-system/traefik", services_json(TRAEFIK), answers, "localhost")
+        assert [r["status"] for r in rows] == [cc.PASS] * 4
+        assert rows[2]["detail"] == "HTTP 404 from outside the cluster"
+
+    def test_a_load_balancer_without_an_ipv6_address_fails(self):
+        v4_only = service("traefik", ["10.96.34.2"], kind="LoadBalancer", namespace="kube-system", ports=TRAEFIK_PORTS,
+                          ingress=["192.168.1.11"])
+        rows = cc.check_traefik(CURRENT_PLAN, "kube-system/traefik", json.dumps(v4_only), [], "localhost")
+        assert [(r["subject"], r["status"]) for r in rows] == [("kube-system/traefik IPv4", cc.PASS), ("kube-system/traefik IPv6", cc.FAIL)]
+        assert "RequireDualStack" in rows[1]["detail"]
+
+    def test_one_family_not_answering_fails(self):
+        probes = cc.traefik_probes(services_json(TRAEFIK))
+        answers = [{"item": probes[0], "status": 404}, {"item": probes[1], "status": -1, "msg": "Request failed: timed out"}]
+        rows = cc.check_traefik(CURRENT_PLAN, "kube-system/traefik", services_json(TRAEFIK), answers, "localhost")
+        assert [r["status"] for r in rows[2:]] == [cc.PASS, cc.FAIL] and "timed out" in rows[3]["detail"]
+
+    def test_the_k3s_articles_external_ips_are_its_load_balancer_addresses(self):
+        article = service("traefik", ["10.43.206.211", "fd45:a71:55a6:1:2:1:0:db1"], kind="LoadBalancer", namespace="kube-system",
+                          ports=TRAEFIK_PORTS, external_ips=["192.168.0.15", "2003:e9:f712:a22f:a61f:72ff:fe56:1e9e"])
+        assert [p["url"] for p in cc.traefik_probes(json.dumps(article))] == [
+            "http://192.168.0.15:80/", "http://[2003:e9:f712:a22f:a61f:72ff:fe56:1e9e]:80/"]
+
+    def test_no_traefik_or_no_load_balancer_is_skipped_with_the_reason(self):
+        (none,) = cc.check_traefik(CURRENT_PLAN, "kube-system/traefik", "", [], "localhost")
+        assert none["status"] == cc.SKIP and "runs no Traefik" in none["detail"]
+        cluster_ip = service("traefik", ["10.96.34.2"], kind="ClusterIP", namespace="kube-system", ports=TRAEFIK_PORTS)
+        (plain,) = cc.check_traefik(CURRENT_PLAN, "kube-system/traefik", json.dumps(cluster_ip), [], "localhost")
+        assert plain["status"] == cc.SKIP and "not LoadBalancer" in plain["detail"]
+        assert cc.traefik_probes(json.dumps(cluster_ip)) == []
+
+
 class TestReport:
     def test_article_cluster_with_node_ip_set(self):
         pong = fixture("kubeadm_ping6_pod_to_pod.txt")
@@ -389,13 +553,38 @@ class TestReport:
             },
             pod_pings=[{"item": p, "stdout": pong, "rc": 0} for p in probes["pod_pings"]],
         )
-        assert (report["passed"], report["failed"], report["skipped"]) == (18, 0, 0)
+        assert (report["passed"], report["failed"], report["skipped"]) == (22, 0, 0)
         lines = report["table"].splitlines()
         assert lines[0].split() == ["CHECK", "SUBJECT", "RESULT", "DETAIL"]
-        assert lines[-1] == "18 passed, 0 failed, 0 skipped"
+        assert lines[-1] == "22 passed, 0 failed, 0 skipped"
         checks = {r["check"] for r in report["results"]}
         assert checks == {"node InternalIPs", "pod addresses", "Calico IP pools", "Calico IPAM blocks", "IPv6 routes to pod blocks",
-                          "IPv6 NAT outgoing", "Service clusterIPs", "Service answers", "pod to pod IPv6", "node to pod IPv6"}
+                          "IPv6 NAT outgoing", "Service clusterIPs", "Service answers", "pod to pod IPv6", "node to pod IPv6",
+                          "pod to node IPv4", "pod to node IPv6"}
+
+    def test_a_current_cluster_from_outside_in_both_families(self):
+        services = services_json(service("dualstack-verify", ["10.96.12.7", "fd00::9bc"], node_port=31837))
+        traefik = services_json(TRAEFIK)
+        probes = cc.verify_probes(CURRENT_PLAN, DUAL_NODES, TEST_PODS, services=services, traefik=traefik)
+        answers = [{"item": p, "status": 404 if p["check"].startswith("Traefik") else 200} for p in probes["outside"]]
+        report = cc.verify_report(CURRENT_PLAN, nodes=DUAL_NODES, services=services, traefik=traefik, outside=answers,
+                                  outside_host="localhost", service={"name": "s", "cluster_ips": '["10.96.12.7","fd00::9bc"]'})
+        rows = [(r["check"], r["subject"], r["status"]) for r in report["results"] if r["check"].startswith(("NodePort", "Traefik"))]
+        assert rows == [
+            ("NodePort IPv4", "master 192.168.1.11:31837", cc.PASS), ("NodePort IPv4", "worker 192.168.1.12:31837", cc.PASS),
+            ("NodePort IPv6", "master 2001:db8::11:31837", cc.PASS), ("NodePort IPv6", "worker 2001:db8::12:31837", cc.PASS),
+            ("Traefik load balancer", "kube-system/traefik IPv4", cc.PASS), ("Traefik load balancer", "kube-system/traefik IPv6", cc.PASS),
+            ("Traefik web entry point", "IPv4 192.168.1.11:80", cc.PASS), ("Traefik web entry point", "IPv6 2001:db8::11:80", cc.PASS)]
+
+    def test_the_1_18_service_form_is_checked_instead_of_skipped(self):
+        services = services_json(LEGACY_V4, LEGACY_V6)
+        report = cc.verify_report(KUBEADM_PLAN, nodes=fixture("kubeadm_nodes_wide.txt"), services=services, traefik="")
+        rows = {(r["check"], r["subject"]): r["status"] for r in report["results"]}
+        assert rows[("Service clusterIPs (spec.ipFamily)", "dualstack-verify/dualstack-verify-ipv6")] == cc.PASS
+        assert rows[("Service clusterIPs (spec.ipFamily)", "dualstack-verify/dualstack-verify-ipv4")] == cc.PASS
+        assert ("Service clusterIPs", "test Service") not in rows
+        assert rows[("Traefik load balancer", "kube-system/traefik")] == cc.SKIP
+        assert rows[("NodePort IPv6", "every node")] == cc.SKIP
 
     def test_article_as_printed_on_its_release_skips_what_1_18_cannot_show(self):
         report = cc.verify_report(KUBEADM_PLAN, nodes=fixture("kubeadm_nodes_wide.txt"), pods=fixture("kubeadm_pods_custom_columns.txt"),
