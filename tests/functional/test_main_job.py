@@ -2,10 +2,10 @@
 it renders what it can, builds and converges the lab, exits 0, and its last lines name what
 it skipped and why.
 
-It starts the lab nodes of inventories/lab-kubeadm and lab-k3s (dslab-1..4). tests/run runs it
-alone, after the pytest and Molecule stages that share the lab's image and network; the first
-test here still checks that no scenario uses those names or addresses, and the tests that use
-the same nodes (test_site_lab.py, test_render_converge.py) remove them before they start."""
+It starts the lab nodes of inventories/lab-kubeadm and lab-k3s (dslab-1..4). Molecule runs
+beside pytest in tests/run: the first test here checks that no scenario uses those names or
+addresses. The other pytest tests run one after another, and the one that uses the same nodes
+(test_site_lab.py) removes them before it starts."""
 from __future__ import annotations
 
 import ipaddress
