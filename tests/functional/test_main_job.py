@@ -58,7 +58,10 @@ def test_main_job_from_a_bare_clone(tmp_path: pathlib.Path) -> None:
     assert sorted(p.name for p in clone.parent.iterdir()) == ['dualstack-kubernetes']
     # Nothing beside the clone: no shared folder; the virtualenv is this one, already installed
     # from the same pinned requirements (installing it again would test pip, not the job).
-    env = {key: value for key, value in os.environ.items() if not key.startswith(('ANSIBLE_', 'DUALSTACK_', 'MOLECULE_'))}
+    # Nor a make above it: under `make test` the inherited MAKELEVEL would make the inner make
+    # print its "Leaving directory" line after the job's own last lines.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(('ANSIBLE_', 'DUALSTACK_', 'MOLECULE_')) and key not in ('MAKELEVEL', 'MAKEFLAGS', 'MFLAGS')}
     env.update(DUALSTACK_VENV=sys.prefix, DUALSTACK_SHARED=str(clone.parent / 'shared'), ANSIBLE_FORCE_COLOR='0',
                ANSIBLE_NOCOLOR='1')
     try:
