@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import typing as t
 
@@ -66,7 +67,9 @@ class ActionModule(ActionBase):
     def run(self, tmp: t.Any = None, task_vars: t.Optional[t.Dict[str, t.Any]] = None) -> t.Dict[str, t.Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        _validation, validated = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        # Plain values: the YAML dumper represents no templated (tagged) string.
+        args = json.loads(json.dumps(validated))
         result["changed"] = False
         try:
             resources, content, version = render(args)
