@@ -76,7 +76,7 @@ class ActionModule(ActionBase):
             dest = args["dest"]
             if dest:
                 dest = os.path.abspath(os.path.expanduser(dest))
-                change = plan_file(dest, content, mode=0o644)
+                change = plan_file(dest, content, mode=0o644, create_folder=True)
                 if change.changed and self._task.diff:
                     result["diff"] = change.diff()
                 if change.changed and not self._task.check_mode:
