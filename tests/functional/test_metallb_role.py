@@ -6,12 +6,16 @@ verifies the manifest's checksum, writes the resources once (a second run change
 honours check mode and refuses a damaged manifest with nothing written."""
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.server
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 import yaml
@@ -78,7 +82,7 @@ def fixture_role_run(tmp_path: pathlib.Path):
     playbook.write_text(json.dumps(ROLE_PLAY))
     work = tmp_path / 'work'
 
-    def run(*extra: str, src: pathlib.Path = STANDIN, checksum: str = SUM) -> subprocess.CompletedProcess:
+    def run(*extra: str, src: pathlib.Path | str = STANDIN, checksum: str = SUM) -> subprocess.CompletedProcess:
         return subprocess.run(
             ['ansible-playbook', '-i', str(INVENTORY), str(playbook), '-c', 'local',
              '-e', f'ansible_python_interpreter={sys.executable}', '-e', 'metallb_dualstack_apply=false',
@@ -137,3 +141,42 @@ def test_no_checksum_is_refused_before_anything_changes(role_run) -> None:
     assert 'metallb-native.yaml of MetalLB v0.14.9 has no checksum' in text
     assert 'Set metallb_dualstack_manifest_checksum to sha256:<hex>' in text
     assert not work.exists()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        del args
+
+
+class _Server6(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+@pytest.fixture(name='served')
+def fixture_served():
+    """The stand-in manifest served over IPv6 loopback, as the release URL would serve the real one."""
+    if not socket.has_ipv6:
+        pytest.skip('this Python has no IPv6 sockets')
+    try:
+        server = _Server6(('::1', 0), functools.partial(_Quiet, directory=str(STANDIN.parent)))
+    except OSError as exc:
+        pytest.skip(f'no ::1 here ({exc})')
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://[::1]:{server.server_address[1]}/{STANDIN.name}'
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_manifest_is_downloaded_with_its_checksum_and_refused_without_a_match(role_run, served: str) -> None:
+    run, work = role_run
+    url = ['-e', f'metallb_dualstack_manifest_url={served}']
+    wrong = run(*url, src='', checksum='sha256:' + '0' * 64)
+    assert wrong.returncode != 0
+    assert 'did not match' in wrong.stdout or 'checksum' in wrong.stdout.lower(), wrong.stdout[-3000:]
+    assert not (work / 'metallb-dualstack-v0.14.9.yaml').exists()
+    right = run(*url, src='')
+    assert right.returncode == 0, right.stdout[-4000:]
+    assert (work / 'metallb-native-v0.14.9.yaml').read_bytes() == STANDIN.read_bytes()
+    assert [d['kind'] for d in yaml.safe_load_all((work / 'metallb-dualstack-v0.14.9.yaml').read_text())] == [
+        'IPAddressPool', 'L2Advertisement']
