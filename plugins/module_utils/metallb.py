@@ -57,10 +57,21 @@ def manifest_version(text: str) -> t.Optional[str]:
     return found.group(1) if found else None
 
 
+def manifest_objects(documents: t.Iterable[t.Any]) -> t.List[t.Any]:
+    """The objects of a manifest's YAML documents; a v1 List stands for its items, as kubectl reads it."""
+    objects: t.List[t.Any] = []
+    for document in documents:
+        if isinstance(document, t.Mapping) and document.get("kind") == "List":
+            objects.extend(document.get("items") or [])
+        elif document:
+            objects.append(document)
+    return objects
+
+
 def manifest_schemas(documents: t.Iterable[t.Any]) -> t.Dict[t.Tuple[str, str], Schema]:
     """(apiVersion, kind) to openAPIV3Schema, for every served version of every metallb.io CRD."""
     schemas: t.Dict[t.Tuple[str, str], Schema] = {}
-    for document in documents:
+    for document in manifest_objects(documents):
         if not isinstance(document, t.Mapping) or document.get("kind") != "CustomResourceDefinition":
             continue
         spec = document.get("spec") or {}

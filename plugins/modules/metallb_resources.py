@@ -70,7 +70,6 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
-  - ansible.builtin.action_common_attributes.files
 attributes:
   action:
     support: full
@@ -92,10 +91,6 @@ attributes:
     support: full
   platform:
     platforms: all
-  safe_file_operations:
-    support: full
-  vault:
-    support: none
 notes:
   - The role C(dualstack.kubernetes.metallb_dualstack) verifies the manifest's checksum first and applies the result.
 seealso:

@@ -80,7 +80,8 @@ def test_the_manifest_release_and_kinds_are_checked(standin: t.Tuple[t.List[t.An
     assert {kind for _api, kind in schemas} == {"IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer"}
     with pytest.raises(DualstackError, match=r"m.yaml installs MetalLB v0.14.9, not v0.15.0 \(metallb_dualstack_version\)"):
         metallb.check_manifest(documents, text, "v0.15.0", "m.yaml")
-    without_peer = [d for d in documents if (d.get("metadata") or {}).get("name") != "bgppeers.metallb.io"]
+    without_peer = [d for d in metallb.manifest_objects(documents)
+                    if (d.get("metadata") or {}).get("name") != "bgppeers.metallb.io"]
     with pytest.raises(DualstackError, match="defines no BGPPeer metallb.io/v1beta2"):
         metallb.check_manifest(without_peer, text, "v0.14.9", "m.yaml")
     with pytest.raises(DualstackError, match="has no quay.io/metallb/controller image"):
@@ -119,3 +120,10 @@ def test_a_version_is_a_release_number() -> None:
     assert metallb.normal_version("0.14.9") == "v0.14.9"
     with pytest.raises(DualstackError, match="metallb_dualstack_version: latest is not a MetalLB release number"):
         metallb.normal_version("latest")
+
+
+def test_a_manifest_of_separate_documents_reads_as_its_list(standin: t.Tuple[t.List[t.Any], str]) -> None:
+    documents, text = standin
+    separate = list(documents[0]["items"]) + [None]
+    assert metallb.manifest_objects(separate) == metallb.manifest_objects(documents)
+    assert metallb.check_manifest(separate, text, "v0.14.9", "m.yaml") == metallb.check_manifest(documents, text, "v0.14.9", "m.yaml")
