@@ -180,3 +180,22 @@ def test_the_manifest_is_downloaded_with_its_checksum_and_refused_without_a_matc
     assert (work / 'metallb-native-v0.14.9.yaml').read_bytes() == STANDIN.read_bytes()
     assert [d['kind'] for d in yaml.safe_load_all((work / 'metallb-dualstack-v0.14.9.yaml').read_text())] == [
         'IPAddressPool', 'L2Advertisement']
+
+
+@pytest.mark.parametrize('disable, passes', [([], False), (['servicelb', 'traefik'], True)])
+def test_on_k3s_servicelb_must_be_disabled(tmp_path: pathlib.Path, disable: list, passes: bool) -> None:
+    playbook = tmp_path / 'play.yml'
+    playbook.write_text(json.dumps([dict(ROLE_PLAY[0], hosts='server1')]))
+    settings = {'address_plan_lb_pools': ['192.0.2.240-192.0.2.250', '2001:db8:0:2::f0/124'], 'k3s_server_disable': disable,
+                'metallb_dualstack_apply': False, 'metallb_dualstack_work_dir': str(tmp_path / 'work'),
+                'metallb_dualstack_manifest_src': str(STANDIN), 'metallb_dualstack_manifest_checksum': SUM,
+                'ansible_python_interpreter': sys.executable}
+    (tmp_path / 'extra.json').write_text(json.dumps(settings))
+    result = subprocess.run(['ansible-playbook', '-i', str(REPO / 'inventories' / 'sample-k3s'), str(playbook), '-c', 'local',
+                             '-e', '@' + str(tmp_path / 'extra.json')],
+                            cwd=REPO, env=env(), capture_output=True, text=True, timeout=600, check=False)
+    assert (result.returncode == 0) == passes, result.stdout[-4000:]
+    if not passes:
+        assert 'does not hold servicelb: k3s\'s own ServiceLB would answer for the same LoadBalancer Services' in \
+            ' '.join(result.stdout.split())
+        assert not (tmp_path / 'work').exists()
