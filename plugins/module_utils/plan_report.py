@@ -312,7 +312,8 @@ def svg(plan: t.Mapping[str, t.Any]) -> str:
         if f in vips:
             label += ", API virtual IP %s" % vips[f]
         if f in pools:
-            label += ", LoadBalancer pool %s" % ", ".join(pools[f])
+            # With BGP the pool is routed to the nodes, not part of their network.
+            label += ", LoadBalancer pool%s %s" % (" (BGP)" if plan.get("lb_mode") == "bgp" else "", ", ".join(pools[f]))
         bus_labels.append('<rect x="%g" y="%g" width="%g" height="15" fill="#ffffff"/>' % (_MARGIN - 3, y - 12, len(label) * 7.4 + 6))
         bus_labels.append(_text(_MARGIN, y, label, size=12, weight="bold", color=_COLOR[f]))
         y += 8
