@@ -29,11 +29,14 @@ def verify_report(plan: t.Any, nodes: str = "", pods: str = "", ippools: str = "
                   node_reports: t.Optional[t.Mapping[str, t.Any]] = None,
                   pod_pings: t.Optional[t.Sequence[t.Any]] = None, services: t.Optional[str] = None,
                   traefik: t.Optional[str] = None, traefik_name: str = "kube-system/traefik",
-                  outside: t.Optional[t.Sequence[t.Any]] = None, outside_host: str = "") -> t.Dict[str, t.Any]:
+                  outside: t.Optional[t.Sequence[t.Any]] = None, outside_host: str = "",
+                  loadbalancer: t.Optional[str] = None,
+                  loadbalancer_name: str = "dualstack-verify/dualstack-verify-lb") -> t.Dict[str, t.Any]:
     return _verify_report(_plan(plan), nodes=nodes, pods=pods, ippools=ippools, ipamblocks=ipamblocks,
                           service=service, http=http, node_reports=node_reports, pod_pings=pod_pings,
                           services=services, traefik=traefik, traefik_name=traefik_name, outside=outside,
-                          outside_host=outside_host or "")
+                          outside_host=outside_host or "", loadbalancer=loadbalancer,
+                          loadbalancer_name=loadbalancer_name)
 
 
 class FilterModule:

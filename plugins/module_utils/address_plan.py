@@ -73,6 +73,10 @@ EXAMPLE_CIDR = {
     "node_cidrs": {"ipv4": "192.168.1.0/24", "ipv6": "2001:db8::/64"},
 }
 
+# How LoadBalancer addresses reach the network: l2 answers ARP/NDP for them on the node
+# network, bgp announces them to routers.
+LB_MODES = ("l2", "bgp")
+
 # kube-apiserver's --secure-port as kubeadm and k3s set it.
 DEFAULT_API_PORT = 6443
 
@@ -103,6 +107,9 @@ ARGUMENT_SPEC: t.Dict[str, t.Dict[str, t.Any]] = {
     "api_vips": {"type": "list", "elements": "str", "default": []},
     "api_endpoint": {"type": "str", "default": ""},
     "api_port": {"type": "int", "default": DEFAULT_API_PORT},
+    # LoadBalancer address pools (MetalLB) and how they are announced; see check_lb_pools.
+    "lb_pools": {"type": "list", "elements": "str", "default": []},
+    "lb_mode": {"type": "str", "default": "l2", "choices": list(LB_MODES)},
     "variable_prefix": {"type": "str", "default": ""},
     # Set by the address_plan role: a digest of its inputs, kept in the plan so that a later
     # role of the same run sees the plan is current and does not compute it again.
@@ -859,6 +866,174 @@ def _parse_endpoint(text: str, default_port: int,
 
 
 # ---------------------------------------------------------------------------------------
+# LoadBalancer address pools (MetalLB)
+
+EXAMPLE_LB_POOL = {"ipv4": "192.168.1.240-192.168.1.250", "ipv6": "2001:db8::f0/124"}
+
+
+@dataclass(frozen=True)
+class LbRange:
+    """One pool entry as MetalLB reads it: a CIDR or a first-last range of one family."""
+
+    option: str
+    text: str
+    first: IPAddress
+    last: IPAddress
+
+    @property
+    def family(self) -> str:
+        return family_of(self.first)
+
+    def overlaps(self, first: IPAddress, last: IPAddress) -> bool:
+        return first.version == self.first.version and not (last < self.first or first > self.last)
+
+    def holds(self, address: IPAddress) -> bool:
+        return self.overlaps(address, address)
+
+    def inside(self, network: IPNetwork) -> bool:
+        return self.first.version == network.version and self.first in network and self.last in network
+
+
+def _lb_bounds(network: IPNetwork) -> t.Tuple[IPAddress, IPAddress]:
+    return network.network_address, network.broadcast_address
+
+
+def parse_lb_pool(option: str, value: t.Any) -> LbRange:
+    """A CIDR (strict, as the other CIDRs) or ``first-last`` of one family, first <= last:
+    the two forms MetalLB's IPAddressPool takes (its CRD: "either a CIDR prefix, or an
+    explicit start-end range of IPs")."""
+    text = value.strip() if isinstance(value, str) else value
+    example = f"e.g. {EXAMPLE_LB_POOL['ipv4']} or {EXAMPLE_LB_POOL['ipv6']}"
+    if not isinstance(text, str) or not text:
+        raise ProblemFound(Problem(option, value, "is not an address range", f"Give a CIDR or first-last, {example}"))
+    if "/" in text:
+        network = parse_cidr(option, text)
+        first, last = _lb_bounds(network)
+        return LbRange(option, str(network), first, last)
+    parts = [part.strip() for part in text.split("-")]
+    if len(parts) != 2 or not all(_ADDRESS_FORM.match(part) for part in parts):
+        raise ProblemFound(Problem(option, text, "is neither a CIDR nor a first-last address range",
+                                   f"Write it as MetalLB reads it, {example}"))
+    try:
+        first, last = (ipaddress.ip_address(part) for part in parts)
+    except ValueError as exc:
+        raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})", f"Write a valid range, {example}")) from None
+    for address, part in ((first, parts[0]), (last, parts[1])):
+        _ipv4_mapped(option, part, address)
+    if first.version != last.version:
+        raise ProblemFound(Problem(option, text, "mixes an IPv4 and an IPv6 address; a range lies in one family",
+                                   f"Give one range per family, {example}"))
+    if last < first:
+        raise ProblemFound(Problem(option, text, f"ends ({last}) before it starts ({first})",
+                                   f"Write the lower address first: {last}-{first}"))
+    for network in ipaddress.summarize_address_range(first, last):  # type: ignore[type-var]
+        purpose = special_purpose(network)
+        if purpose is not None:
+            raise ProblemFound(Problem(
+                option, text, f"overlaps a special-purpose block of the IANA registries, {purpose}; no LoadBalancer "
+                              f"address may be one", f"Use free addresses of your network, {example}"))
+    return LbRange(option, f"{first}-{last}", first, last)
+
+
+def check_lb_pools(values: t.Mapping[str, t.Any], families: t.Sequence[str],
+                   node_networks: t.Mapping[str, IPNetwork], reserved: t.Sequence[t.Tuple[str, IPNetwork]],
+                   nodes: t.Sequence[PlanNode], api_endpoint: t.Optional[t.Mapping[str, t.Any]],
+                   ) -> t.Tuple[t.Dict[str, t.List[str]], t.List[Problem], t.List[str]]:
+    """The LoadBalancer pools: (entries by family in the order given, problems, warnings).
+
+    A pool address must be nobody else's: not a pod's or a Service's (the cluster would route
+    it inside), not a node's or the API endpoint's (MetalLB would answer for it), not another
+    pool's (two Services could get it). With l2 each pool lies in its family's node network,
+    where the speakers answer ARP/NDP for it; an IPv4 pool there must spare that network's own
+    first and last address. A dual-stack LoadBalancer Service needs a range of each family.
+    """
+    problems: t.List[Problem] = []
+    warnings: t.List[str] = []
+    given = values.get("lb_pools") or []
+    mode = values.get("lb_mode") or "l2"
+    if isinstance(given, str):
+        given = [part for part in given.split(",") if part.strip()]
+    if not isinstance(given, (list, tuple)):
+        problems.append(Problem("lb_pools", given, "is not a list", "List address ranges or CIDRs, both families"))
+        return {}, problems, warnings
+    if mode not in LB_MODES:
+        problems.append(Problem("lb_mode", mode, "is not a way MetalLB announces addresses",
+                                "Use l2 (ARP/NDP on the node network) or bgp (announced to your routers)"))
+    ranges: t.List[LbRange] = []
+    for index, value in enumerate(given):
+        try:
+            ranges.append(parse_lb_pool(f"lb_pools[{index}]", value))
+        except ProblemFound as found:
+            problems.append(found.problem)
+    if not given:
+        return {}, problems, warnings
+    if len(ranges) == len(given):
+        for family in families:
+            if not any(entry.family == family for entry in ranges):
+                problems.append(Problem(
+                    "lb_pools", list(given),
+                    f"has no {FAMILY_LABEL[family]} range; a dual-stack LoadBalancer Service gets one address of "
+                    f"each family", f"Add one, e.g. {EXAMPLE_LB_POOL[family]}"))
+    for entry in ranges:
+        problems.extend(_check_lb_range(entry, mode, node_networks, reserved, nodes, api_endpoint))
+    for one, other in itertools.combinations(ranges, 2):
+        if one.overlaps(other.first, other.last):
+            problems.append(Problem(
+                one.option, one.text, f"shares addresses with {other.option} {other.text}; two Services could get "
+                                      f"the same address", "Make the ranges disjoint"))
+    if mode == "l2" and ranges:
+        lacking = sorted({entry.family for entry in ranges if entry.family not in node_networks})
+        if lacking:
+            warnings.append(
+                f"lb_pools: node_cidrs has no {' and no '.join(FAMILY_LABEL[f] for f in lacking)} network, so the "
+                f"plan cannot check that the pools lie on the node network, where l2 mode answers for them")
+    by_family: t.Dict[str, t.List[str]] = {family: [] for family in families}
+    for entry in ranges:
+        by_family.setdefault(entry.family, []).append(entry.text)
+    return by_family, problems, warnings
+
+
+def _check_lb_range(entry: LbRange, mode: str, node_networks: t.Mapping[str, IPNetwork],
+                    reserved: t.Sequence[t.Tuple[str, IPNetwork]], nodes: t.Sequence[PlanNode],
+                    api_endpoint: t.Optional[t.Mapping[str, t.Any]]) -> t.List[Problem]:
+    problems: t.List[Problem] = []
+    move = "Move the pool to free addresses of the node network"
+    for option, network in reserved:
+        first, last = _lb_bounds(network)
+        if entry.overlaps(first, last):
+            problems.append(Problem(
+                entry.option, entry.text, f"overlaps {option} {network}; the cluster routes those addresses to pods or "
+                                          f"Services inside, never to a LoadBalancer", move))
+    for node in nodes:
+        for address in node.addresses.values():
+            if entry.holds(address):
+                problems.append(Problem(
+                    entry.option, entry.text, f"holds {address}, the address of node {node.name}; MetalLB would "
+                                              f"answer for the node", f"{move}, leaving out every node's address"))
+    for vip in (api_endpoint or {}).get("vips") or []:
+        address = ipaddress.ip_address(vip)
+        if entry.holds(address):
+            problems.append(Problem(
+                entry.option, entry.text, f"holds {address}, an API virtual IP (api_vips); a Service could take the "
+                                          f"control planes' address", f"{move}, leaving out api_vips"))
+    network = node_networks.get(entry.family)
+    if mode == "l2" and network is not None:
+        if not entry.inside(network):
+            problems.append(Problem(
+                entry.option, entry.text, f"lies outside node_cidrs {network}; in l2 mode the nodes answer ARP/NDP "
+                                          f"for pool addresses on their own network only",
+                f"Use free addresses inside {network}, or lb_mode bgp where your routers route the pool"))
+        elif network.version == 4 and network.prefixlen < 31:
+            for address, what in ((network.network_address, "network"), (network.broadcast_address, "broadcast")):
+                if entry.holds(address):
+                    problems.append(Problem(
+                        entry.option, entry.text, f"holds {address}, the {what} address of node_cidrs {network}, "
+                                                  f"which no host of that network can use",
+                        f"Leave out {address}, e.g. with a first-last range"))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------
 # The plan
 
 def _read_whole(given: t.Any, parsed: t.Mapping[str, IPNetwork]) -> bool:
@@ -905,6 +1080,9 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     problems.extend(endpoint_problems)
     warnings.extend(endpoint_warnings)
     node_count = len(values["nodes"]) if isinstance(values["nodes"], (list, tuple)) else 0
+    lb_pools, lb_problems, lb_warnings = check_lb_pools(values, families, node_networks, reserved, nodes, api_endpoint)
+    problems.extend(lb_problems)
+    warnings.extend(lb_warnings)
 
     capacity: t.Dict[str, int] = {}
     for family, pod in pods.items():
@@ -1022,6 +1200,8 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         "decisions": decisions,
         "control_planes": control_planes,
         "api_endpoint": api_endpoint,
+        "lb_pools": lb_pools,
+        "lb_mode": values["lb_mode"],
         "warnings": warnings,
     }
 
@@ -1047,6 +1227,10 @@ def format_plan_table(plan: t.Mapping[str, t.Any]) -> t.List[str]:
         tail.append(f"API endpoint {endpoint['url_host']}:{endpoint['port']}"
                     + (f" (virtual IPs {', '.join(endpoint['vips'])})" if endpoint["vips"] else " (external)")
                     + (f", control planes {', '.join(plan.get('control_planes') or [])}" if plan.get("control_planes") else ""))
+    pools = plan.get("lb_pools") or {}
+    if any(pools.values()):
+        tail.append(f"LoadBalancer pools ({plan.get('lb_mode') or 'l2'}): "
+                    + "; ".join(", ".join(pools[family]) for family in plan["families"] if pools.get(family)))
     return [head] + _columns(rows) + _columns(node_rows) + tail
 
 

@@ -773,6 +773,47 @@ def check_traefik(plan: t.Mapping[str, t.Any], name: str, traefik_text: t.Option
     return results
 
 
+def lb_pool_entries(plan: t.Mapping[str, t.Any]) -> t.Dict[str, t.List[str]]:
+    """The plan's LoadBalancer pool entries (CIDRs or first-last ranges) by family."""
+    pools = plan.get("lb_pools") or {}
+    return {family: [str(entry) for entry in pools.get(family) or []] for family in FAMILIES if pools.get(family)}
+
+
+def _in_pool_entry(address: str, entry: str) -> bool:
+    found = ipaddress.ip_address(address)
+    if "/" in entry:
+        network = _network(entry)
+        return network.version == found.version and found in network
+    first, last = (ipaddress.ip_address(part.strip()) for part in entry.split("-"))
+    return first.version == found.version and first <= found <= last  # type: ignore[operator]
+
+
+def check_loadbalancer(plan: t.Mapping[str, t.Any], name: str, service_text: t.Optional[str]) -> t.List[Result]:
+    """The test LoadBalancer Service (RequireDualStack) got exactly one address of each family,
+    each from the plan's pools: MetalLB hands them out from its pool of both families."""
+    check = "LoadBalancer addresses"
+    pools = lb_pool_entries(plan)
+    services = parse_services(service_text)
+    if not services:
+        return [result(check, name, FAIL, "no Service %s was read back; the test workload did not apply" % name)]
+    addresses = [a for a in services[0]["ingress"] if address_family(a)]
+    results = []
+    hint = ("MetalLB (the metallb_dualstack role) gives one address of each family from its pool of both families; see "
+            "kubectl describe service -n %s for its events" % name.replace("/", " "))
+    for family in _plan_families(plan):
+        mine = [a for a in addresses if address_family(a) == family]
+        subject = "%s %s" % (name, FAMILY_LABEL[family])
+        if len(mine) != 1:
+            results.append(result(check, subject, FAIL, "%d %s addresses in status.loadBalancer.ingress (%s), not one; %s"
+                                  % (len(mine), FAMILY_LABEL[family], ", ".join(addresses) or "none", hint)))
+        elif not any(_in_pool_entry(mine[0], entry) for entry in pools.get(family) or []):
+            results.append(result(check, subject, FAIL, "%s lies outside the plan's pools %s; another load balancer "
+                                  "answered, or MetalLB's pool is not the plan's" % (mine[0], ", ".join(pools.get(family) or []) or "none")))
+        else:
+            results.append(result(check, subject, PASS, "%s from the pool %s" % (mine[0], ", ".join(pools[family]))))
+    return results
+
+
 def _ping_result(answer: t.Mapping[str, t.Any]) -> t.Tuple[t.Mapping[str, str], bool, str]:
     probe = answer.get("item") or {}
     if answer.get("skipped"):
@@ -834,7 +875,8 @@ def verify_report(plan: t.Mapping[str, t.Any], nodes: t.Optional[str] = None, po
                   services: t.Optional[str] = None, traefik: t.Optional[str] = None,
                   traefik_name: str = "kube-system/traefik",
                   outside: t.Optional[t.Sequence[t.Mapping[str, t.Any]]] = None,
-                  outside_host: str = "") -> t.Dict[str, t.Any]:
+                  outside_host: str = "", loadbalancer: t.Optional[str] = None,
+                  loadbalancer_name: str = "dualstack-verify/dualstack-verify-lb") -> t.Dict[str, t.Any]:
     """Every check of verify.yml from the raw outputs; returns results, the table and counts.
 
     ``service`` is ``{name, cluster_ips}`` (cluster_ips: the jsonpath text) or None where the
@@ -842,7 +884,8 @@ def verify_report(plan: t.Mapping[str, t.Any], nodes: t.Optional[str] = None, po
     ``{routes, nat, pings}`` (texts and the registered ping results). ``services`` and
     ``traefik`` are the ``-o json`` listings of the test Services and of the Traefik Service
     (None: not read, no rows); ``outside`` the registered answers of the ``outside`` probes,
-    asked from ``outside_host`` ("" when nothing asked from outside the cluster).
+    asked from ``outside_host`` ("" when nothing asked from outside the cluster);
+    ``loadbalancer`` the ``-o json`` of the test LoadBalancer Service (None: the plan has no pools).
     """
     results: t.List[Result] = []
     results.extend(check_node_addresses(plan, nodes))
@@ -874,6 +917,8 @@ def verify_report(plan: t.Mapping[str, t.Any], nodes: t.Optional[str] = None, po
         results.extend(check_nodeports(plan, services, outside or [], outside_host))
     if traefik is not None:
         results.extend(check_traefik(plan, traefik_name, traefik, outside or [], outside_host))
+    if loadbalancer is not None:
+        results.extend(check_loadbalancer(plan, loadbalancer_name, loadbalancer))
     counts = {status: sum(1 for r in results if r["status"] == status) for status in (PASS, FAIL, SKIP)}
     return {"results": results, "table": format_table(results), "passed": counts[PASS],
             "failed": counts[FAIL], "skipped": counts[SKIP]}

@@ -140,6 +140,20 @@ def _endpoint_rows(plan: t.Mapping[str, t.Any]) -> t.List[t.List[t.Any]]:
     return rows
 
 
+def lb_pools(plan: t.Mapping[str, t.Any]) -> t.Dict[str, t.List[str]]:
+    """The LoadBalancer pool entries of each family (none where the plan has no pools)."""
+    pools = plan.get("lb_pools") or {}
+    return {family: list(pools.get(family) or []) for family in families(plan) if pools.get(family)}
+
+
+def _lb_pool_rows(plan: t.Mapping[str, t.Any], fams: t.Sequence[str]) -> t.List[t.List[t.Any]]:
+    pools = lb_pools(plan)
+    if not pools:
+        return []
+    mode = "%s" % (plan.get("lb_mode") or "l2")
+    return [["LoadBalancer pools (MetalLB, %s)" % mode] + [", ".join(pools.get(f) or []) or None for f in fams]]
+
+
 def markdown(plan: t.Mapping[str, t.Any]) -> str:
     """The address-plan report: settings, networks per family, nodes, Service IPs, capacity, warnings."""
     fams = families(plan)
@@ -177,6 +191,7 @@ def markdown(plan: t.Mapping[str, t.Any]) -> str:
     ]
     if calico.get("ipv6_encapsulation") and "ipv6" in fams:
         rows.append(["IPv6 encapsulation"] + [calico["ipv6_encapsulation"] if f == "ipv6" else None for f in fams])
+    rows += _lb_pool_rows(plan, fams)
     out += _table(["Network"] + labels, rows)
 
     out += ["", "## Nodes", ""]
@@ -291,10 +306,14 @@ def svg(plan: t.Mapping[str, t.Any]) -> str:
     # Drawn last, on a white backing, so that the lines to the nodes pass behind them.
     bus_labels = []
     vips = by_family((plan.get("api_endpoint") or {}).get("vips"))
+    pools = lb_pools(plan)
     for f in fams:
         label = "%s node network %s" % (LABEL[f], nodes_net[f]) if f in nodes_net else "%s node addresses" % LABEL[f]
         if f in vips:
             label += ", API virtual IP %s" % vips[f]
+        if f in pools:
+            # With BGP the pool is routed to the nodes, not part of their network.
+            label += ", LoadBalancer pool%s %s" % (" (BGP)" if plan.get("lb_mode") == "bgp" else "", ", ".join(pools[f]))
         bus_labels.append('<rect x="%g" y="%g" width="%g" height="15" fill="#ffffff"/>' % (_MARGIN - 3, y - 12, len(label) * 7.4 + 6))
         bus_labels.append(_text(_MARGIN, y, label, size=12, weight="bold", color=_COLOR[f]))
         y += 8

@@ -32,7 +32,7 @@ description:
     the documentation prefixes are allowed);
     IPv6 VXLAN needs Calico 3.23 or later; more than one control plane needs one API endpoint, O(api_vips)
     (one free address per family, primary first, not a node address, outside the pod and Service CIDRs, inside O(node_cidrs)
-    where given) or O(api_endpoint), not both; an even number of control planes draws a warning.'
+    where given) or O(api_endpoint), not both; an even number of control planes draws a warning; LoadBalancer pools (O(lb_pools)) as described there.'
   - The plan is returned as the fact C(address_plan); run with C(run_once), every host of the play gets it.
     The role C(dualstack.kubernetes.address_plan) does exactly that at the start of every role of the
     collection.
@@ -156,6 +156,23 @@ options:
         given at all from 1.25, where Kubernetes removed it.
     type: dict
     default: {}
+  lb_pools:
+    description:
+      - LoadBalancer address pools for MetalLB (the C(dualstack.kubernetes.metallb_dualstack) role), each a CIDR or
+        a C(first-last) range of one family, for example V(192.168.1.240-192.168.1.250) or V(2001:db8::f0/124).
+      - When given, both families need a range. No pool may overlap another, the pod or Service CIDRs, a node
+        address or O(api_vips), nor touch a special-purpose block; with O(lb_mode=l2) each lies inside O(node_cidrs)
+        of its family where those are given, an IPv4 one without that network's first and last address.
+    type: list
+    elements: str
+    default: []
+  lb_mode:
+    description:
+      - How MetalLB announces the pool addresses. V(l2) answers ARP/NDP on the node network (the pools must lie
+        on it); V(bgp) announces them to your routers (the pools may lie anywhere routable).
+    type: str
+    default: l2
+    choices: [l2, bgp]
   variable_prefix:
     description:
       - Prefix of the variables the options come from, so that messages and warnings name what the user set
@@ -387,6 +404,16 @@ ansible_facts:
               in brackets).
           type: dict
           sample: {host: 192.168.1.10, port: 6443, vips: [192.168.1.10, "2001:db8::10"], url_host: 192.168.1.10}
+        lb_pools:
+          description:
+            - The LoadBalancer pool entries of each family as given (CIDRs normalised, ranges as C(first-last)); empty
+              lists where O(lb_pools) is empty.
+          type: dict
+          sample: {ipv4: [192.168.1.240-192.168.1.250], ipv6: ["2001:db8::f0/124"]}
+        lb_mode:
+          description: The O(lb_mode) the pools were checked for.
+          type: str
+          sample: l2
         warnings:
           description: What the plan allows but should be known (also shown as task warnings).
           type: list

@@ -3,6 +3,7 @@ Kubernetes connection, its execution environment, its changelog and its sample i
 each checked by running the tool that consumes it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
@@ -134,8 +135,12 @@ def test_sample_inventory_is_accepted_and_renders(inventory: pathlib.Path, tmp_p
     shared = pathlib.Path(os.environ.get('DUALSTACK_SHARED') or REPO.parent / 'shared') / 'manifests' / 'calico'
     calico = (['-e', f'calico_dualstack_manifest_src={shared}/calico-v{{{{ address_plan_calico_version }}}}.yaml']
               if shared.is_dir() else ['-e', 'calico_dualstack_manifest_unavailable=skip'])
+    # MetalLB's manifest: the tests' stand-in, with its own sum (the collection carries none).
+    standin = REPO / 'tests' / 'unit' / 'plugins' / 'module_utils' / 'fixtures' / 'metallb-native-standin.yaml'
+    metallb = ['-e', f'metallb_dualstack_manifest_src={standin}',
+               '-e', f'metallb_dualstack_manifest_checksum=sha256:{hashlib.sha256(standin.read_bytes()).hexdigest()}']
     run = subprocess.run(['ansible-playbook', '-i', str(inventory), 'playbooks/plan.yml', '-e', f'dualstack_render_dir={dest}',
-                          '-e', f'ansible_python_interpreter={sys.executable}', *calico],
+                          '-e', f'ansible_python_interpreter={sys.executable}', *calico, *metallb],
                          cwd=REPO, env=ansible_env(), capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-4000:]
     hosts = json.loads(subprocess.run(['ansible-inventory', '-i', str(inventory), '--list'], cwd=REPO, env=ansible_env(),

@@ -130,7 +130,8 @@ def fixture_traefik_port():
 
 
 def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path | None = None, plan: Mapping | None = DEFAULT_PLAN,
-               outside_host: str = '', **env: str) -> tuple[subprocess.CompletedProcess, pathlib.Path]:
+               outside_host: str = '', extra_vars: Mapping | None = None,
+               **env: str) -> tuple[subprocess.CompletedProcess, pathlib.Path]:
     """verify.yml on this machine: both nodes are local, kubectl and the node commands are stand-ins.
     outside_host '' skips the probes from outside the cluster (the article's node addresses
     are not reachable from here)."""
@@ -153,6 +154,7 @@ def run_verify(tmp_path: pathlib.Path, http_port: int, inventory: pathlib.Path |
     }
     if plan is not None:
         extra['address_plan'] = dict(plan)
+    extra.update(extra_vars or {})
     (tmp_path / 'extra.json').write_text(json.dumps(extra), encoding='utf-8')
     run = subprocess.run(
         ['ansible-playbook', '-i', str(inventory), '-e', '@' + str(tmp_path / 'extra.json'), 'dualstack.kubernetes.verify'],
@@ -268,3 +270,28 @@ def test_node_ports_and_traefik_answer_from_outside_in_both_families(
     calls = (state / 'calls.log').read_text(encoding='utf-8')
     assert '-l app.kubernetes.io/name=dualstack-verify -o json' in calls
     assert 'get service traefik -n kube-system -o json --ignore-not-found' in calls
+
+
+# The sample kubeadm inventory's pools, so that the LoadBalancer Service is part of the workload.
+LB_PLAN = dict(PLAN, lb_pools={'ipv4': ['192.0.2.240-192.0.2.250'], 'ipv6': ['2001:db8:0:1::f0/124']}, lb_mode='l2')
+
+
+@pytest.mark.parametrize('ingress, expected', [
+    ('192.0.2.240,2001:db8:0:1::f0', {'IPv4': 'PASS', 'IPv6': 'PASS'}),
+    ('192.0.2.240', {'IPv4': 'PASS', 'IPv6': 'FAIL'}),
+])
+def test_a_dual_stack_load_balancer_service_gets_one_address_of_each_family_from_the_pools(
+        tmp_path: pathlib.Path, http_port: int, ingress: str, expected: dict) -> None:
+    run, state = run_verify(tmp_path, http_port, plan=LB_PLAN, extra_vars={'dualstack_verify_timeout': 5},
+                            DUALSTACK_FAKE_LB_INGRESS=ingress)
+    output = run.stdout + run.stderr
+    rows = table_rows(output)
+    got = {k.split()[-1]: v for k, v in rows.items() if k.startswith('LoadBalancer addresses')}
+    assert got == expected, rows
+    assert (run.returncode == 0) == ('FAIL' not in expected.values()), output[-6000:]
+    if 'FAIL' in expected.values():
+        assert 'MetalLB' in output
+    manifest = json.loads((state / 'manifest.json').read_text(encoding='utf-8'))
+    lb = [i for i in manifest['items'] if i['metadata']['name'] == 'dualstack-verify-lb'][0]
+    assert lb['spec']['type'] == 'LoadBalancer'
+    assert (lb['spec']['ipFamilyPolicy'], lb['spec']['ipFamilies']) == ('RequireDualStack', ['IPv4', 'IPv6'])

@@ -615,3 +615,35 @@ class TestReport:
     def test_what_is_not_a_plan_is_refused_by_the_loader(self):
         with pytest.raises(DualstackError, match="address_plan lacks families: run the dualstack"):
             cc.verify_report({"distribution": "kubeadm", "primary_family": "ipv4", "nodes": {}}, nodes=DUAL_NODES)
+
+
+def _lb_plan() -> dict:
+    return dict(CURRENT_PLAN, lb_pools={"ipv4": ["192.0.2.240-192.0.2.250"], "ipv6": ["2001:db8:0:1::f0/124"]})
+
+
+def _lb_service(*ingress: str) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [{
+        "metadata": {"name": "dualstack-verify-lb", "namespace": "dualstack-verify"},
+        "spec": {"type": "LoadBalancer", "clusterIPs": ["10.96.0.20", "fd00::20"], "ports": []},
+        "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ingress]}}}]})
+
+
+@pytest.mark.parametrize("ingress, expected", [
+    (("192.0.2.240", "2001:db8:0:1::f3"), ["pass", "pass"]),
+    (("2001:db8:0:1::f3",), ["fail", "pass"]),
+    (("192.0.2.240", "192.0.2.241", "2001:db8:0:1::f3"), ["fail", "pass"]),
+    (("192.0.2.251", "2001:db8:0:1::f3"), ["fail", "pass"]),
+])
+def test_the_load_balancer_service_has_one_address_of_each_family_from_the_pools(ingress, expected) -> None:
+    plan = dict(_lb_plan())
+    results = cc.check_loadbalancer(plan, "dualstack-verify/dualstack-verify-lb", _lb_service(*ingress))
+    assert [r["status"] for r in results] == expected
+    assert [r["subject"] for r in results] == ["dualstack-verify/dualstack-verify-lb IPv4", "dualstack-verify/dualstack-verify-lb IPv6"]
+    assert all("MetalLB" in r["detail"] or "outside the plan's pools" in r["detail"] for r in results if r["status"] == "fail")
+
+
+def test_the_load_balancer_rows_come_only_with_a_listing() -> None:
+    plan = dict(_lb_plan())
+    assert not [r for r in cc.verify_report(plan)["results"] if r["check"] == "LoadBalancer addresses"]
+    rows = [r for r in cc.verify_report(plan, loadbalancer="")["results"] if r["check"] == "LoadBalancer addresses"]
+    assert [r["status"] for r in rows] == ["fail"] and "was read back" in rows[0]["detail"]

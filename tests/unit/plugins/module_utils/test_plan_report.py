@@ -224,3 +224,18 @@ class TestWriteFiles:
     def test_png_without_the_program_names_the_package(self):
         with pytest.raises(pr.DualstackError, match="librsvg2-bin"):
             pr.svg_to_png(b"<svg/>", program="rsvg-convert-that-is-not-installed")
+
+
+@pytest.mark.parametrize("mode, label", [("l2", "LoadBalancer pool 192.168.1.240-192.168.1.250"),
+                                         ("bgp", "LoadBalancer pool (BGP) 192.168.1.240-192.168.1.250")])
+def test_the_loadbalancer_pools_are_in_the_report_and_on_the_diagram(mode: str, label: str) -> None:
+    plan = dict(QUIET_PLAN, lb_pools={"ipv4": ["192.168.1.240-192.168.1.250"], "ipv6": ["2001:db8::f0/124", "2001:db8::1:0/120"]},
+                lb_mode=mode)
+    assert (f"| LoadBalancer pools (MetalLB, {mode}) | 192.168.1.240-192.168.1.250 | 2001:db8::f0/124, 2001:db8::1:0/120 |"
+            in pr.markdown(plan))
+    texts = [element.text for element in ET.fromstring(pr.svg(plan)).iter("{http://www.w3.org/2000/svg}text")]
+    assert any(text and text.endswith(label) for text in texts), texts
+
+
+def test_a_plan_without_pools_shows_none() -> None:
+    assert "LoadBalancer" not in pr.markdown(QUIET_PLAN) and "LoadBalancer" not in pr.svg(QUIET_PLAN)
