@@ -475,7 +475,7 @@ def redact(docs):
     for doc in copy:
         bootstrap = (doc.get("discovery") or {}).get("bootstrapToken") or {}
         for holder, key in ((bootstrap, "token"), (doc.get("discovery") or {}, "tlsBootstrapToken"),
-                            (doc, "certificateKey")):
+                            (doc, "certificateKey"), (doc.get("controlPlane") or {}, "certificateKey")):
             if holder.get(key):
                 holder[key] = "sha256:" + digest(holder[key])
         for token in doc.get("bootstrapTokens") or []:
