@@ -870,11 +870,15 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             return
         try:
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
-            self.answer(200, json.dumps(api_join(request, self.client_address[0])), "application/json")
+            self.answer(200, json.dumps(api_join(request, self.peer())), "application/json")
         except ApiError as exc:
-            record({"command": "apiserver join", "result": "rejected", "error": str(exc),
-                    "from": self.client_address[0]})
+            record({"command": "apiserver join", "result": "rejected", "error": str(exc), "from": self.peer()})
             self.answer(exc.status, str(exc))
+
+    def peer(self):
+        # The socket takes both families: an IPv4 client shows as an IPv4-mapped IPv6 address.
+        address = ipaddress.ip_address(self.client_address[0].split("%")[0])
+        return str(getattr(address, "ipv4_mapped", None) or address)
 
     def log_message(self, *args):
         pass
