@@ -8,6 +8,10 @@ tasks each host ran (from the play recap), so the cost of a node and of an idemp
 can be compared across sizes. A command, not a test: nothing here passes or fails on time.
 
     . tests/env.sh && python bench/site.py [--kind k3s|kubeadm] [--sizes 1 3 6] [--keep]
+                                          [--control-planes N]
+
+With --control-planes N the first N nodes are control planes (servers) behind the virtual
+IPs 10.250.0.100 and fd42:1ab:250::100 (the HA shape), the rest workers (agents).
 """
 from __future__ import annotations
 
@@ -24,14 +28,17 @@ LAB = REPO / 'tests' / 'lab' / 'lab.sh'
 PREFIX = 'dssite'
 FIRST_HOST = 101
 GROUPS = {'k3s': ('k3s_servers', 'k3s_agents'), 'kubeadm': ('kubeadm_control_plane', 'kubeadm_workers')}
+# The HA shape's virtual IPs: lab host number 100, just below the nodes'.
+HA_VIPS = '{"address_plan_api_vips": ["10.250.0.100", "fd42:1ab:250::100"]}'
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)', re.M)
 
 
-def inventory(kind: str, size: int, folder: pathlib.Path) -> pathlib.Path:
+def inventory(kind: str, size: int, folder: pathlib.Path, control_planes: int = 1) -> pathlib.Path:
     """The lab inventory of that kind, with this run's nodes in its groups."""
     first, rest = GROUPS[kind]
     lines = ['---']
-    for group, numbers in ((first, [FIRST_HOST]), (rest, list(range(FIRST_HOST + 1, FIRST_HOST + size)))):
+    servers = list(range(FIRST_HOST, FIRST_HOST + control_planes))
+    for group, numbers in ((first, servers), (rest, list(range(FIRST_HOST + control_planes, FIRST_HOST + size)))):
         lines.append(f'{group}:')
         lines.append('  hosts:' if numbers else '  hosts: {}')
         for number in numbers:
@@ -44,9 +51,9 @@ def inventory(kind: str, size: int, folder: pathlib.Path) -> pathlib.Path:
     return folder / 'hosts.yml'
 
 
-def run(path: pathlib.Path, playbook: str) -> tuple[float, dict[str, tuple[int, int, int]]]:
+def run(path: pathlib.Path, playbook: str, *extra: str) -> tuple[float, dict[str, tuple[int, int, int]]]:
     start = time.monotonic()
-    result = subprocess.run(['ansible-playbook', '-i', str(path), '-e', f'lab_repo={REPO}', playbook],
+    result = subprocess.run(['ansible-playbook', '-i', str(path), '-e', f'lab_repo={REPO}', *extra, playbook],
                             cwd=REPO, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - start
     if result.returncode != 0:
@@ -61,7 +68,12 @@ def main() -> None:
     parser.add_argument('--kind', choices=sorted(GROUPS), default='k3s')
     parser.add_argument('--sizes', type=int, nargs='+', default=[1, 3, 6])
     parser.add_argument('--keep', action='store_true', help='leave the last size\'s nodes running')
+    parser.add_argument('--control-planes', type=int, default=1,
+                        help='control planes (servers) behind virtual IPs; the rest join as workers (agents)')
     args = parser.parse_args()
+    if args.control_planes < 1 or any(size < args.control_planes for size in args.sizes):
+        parser.error(f'--control-planes {args.control_planes} needs at least 1 and no more than the smallest size')
+    ha = ['-e', HA_VIPS] if args.control_planes > 1 else []
 
     rows = []
     for size in args.sizes:
@@ -69,10 +81,10 @@ def main() -> None:
         subprocess.run([str(LAB), 'up', '-n', str(size), '-p', PREFIX, '-f', str(FIRST_HOST)], check=True,
                        capture_output=True)
         with tempfile.TemporaryDirectory() as temp:
-            path = inventory(args.kind, size, pathlib.Path(temp))
+            path = inventory(args.kind, size, pathlib.Path(temp), args.control_planes)
             run(path, 'tests/lab/doubles.yml')
-            first, first_recap = run(path, 'playbooks/site.yml')
-            second, second_recap = run(path, 'playbooks/site.yml')
+            first, first_recap = run(path, 'playbooks/site.yml', *ha)
+            second, second_recap = run(path, 'playbooks/site.yml', *ha)
         rows.append((size, first, second,
                      max(ok + skipped for ok, _changed, skipped in first_recap.values()),
                      max(ok + skipped for ok, _changed, skipped in second_recap.values()),
@@ -80,7 +92,8 @@ def main() -> None:
         if size != args.sizes[-1] or not args.keep:
             subprocess.run([str(LAB), 'down', '-p', PREFIX], check=True, capture_output=True)
 
-    print(f'\nsite.yml, {args.kind}, on the lab (wall time in seconds; tasks: the most any one host ran)')
+    shape = f', {args.control_planes} control planes behind virtual IPs' if args.control_planes > 1 else ''
+    print(f'\nsite.yml, {args.kind}{shape}, on the lab (wall time in seconds; tasks: the most any one host ran)')
     print(f'{"nodes":>5} {"first":>8} {"second":>8} {"second/first":>12} {"tasks/host 1st":>14} '
           f'{"tasks/host 2nd":>14} {"changed 2nd":>11}')
     for size, first, second, tasks_first, tasks_second, changed in rows:

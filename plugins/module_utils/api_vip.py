@@ -263,6 +263,13 @@ def settings(vips: t.Any, hosts: t.Any, nodes: t.Any, host: str, *, families: t.
         "check_address": str(node_addresses[host][vip_families[0]]),
         "own": {family: str(address) for family, address in node_addresses[host].items()},
         "priority": priorities[host],
+        # A failing health check lowers a host's priority by this much (keepalived's track_script
+        # weight), below that of every host whose API server answers, whatever its place: the VIPs
+        # move away from a dead API server. While no API server answers yet, before the first
+        # kubeadm init, every host is lowered alike and the first host still holds the VIPs, so that
+        # init can reach its own API server through them (the advice of kubeadm's HA considerations,
+        # kubernetes/kubeadm docs/ha-considerations.md: a weighted check script, not a fault state).
+        "track_weight": -(priority_step * len(hosts)),
         "backends": backends,
         "api_port": api,
         "haproxy_port": balancer,

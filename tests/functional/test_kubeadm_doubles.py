@@ -395,3 +395,70 @@ def test_unchanged_docs_stay_unchanged_by_validation():
     before = copy.deepcopy(docs)
     double.validate_documents(docs, "init")
     assert docs == before
+
+
+def ha_plan():
+    base = plan("1.31.2")
+    base["nodes"]["m2"] = {"ipv4": "10.250.0.43", "ipv6": "fd42:1ab:250::43",
+                           "node_ip": "10.250.0.43,fd42:1ab:250::43"}
+    base["api_endpoint"] = {"host": "127.0.0.1", "port": 6443, "vips": ["127.0.0.1", "::1"], "url_host": "127.0.0.1"}
+    base["control_planes"] = ["m", "m2"]
+    return base
+
+
+def test_a_control_plane_joins_over_the_network_with_the_uploaded_key_only(built, tmp_path):
+    """A first control plane's stand-in API server on loopback (both families): a control-plane
+    join is refused with a key other than the uploaded one or a token the cluster lacks, and
+    accepted and recorded as a member with the right ones, through either family."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed on this machine")
+    master = tmp_path / "master"
+    config = tmp_path / "init.yaml"
+    config.write_text(kc.render(kc.init_documents(ha_plan(), "m", certificate_key="ab" * 32)))
+    run(built / "kubeadm", ["init", "--config", str(config), "--skip-token-print", "--upload-certs",
+                            "--skip-certificate-key-print"], master)
+    # The phase takes the key from the configuration file, so that it is never on a command line.
+    out = run(built / "kubeadm", ["init", "phase", "upload-certs", "--upload-certs", "--skip-certificate-key-print",
+                                  "--config", str(config)], master)
+    assert "ab" * 32 not in out.stdout
+    state = json.loads((master / "var/lib/k8s-double/state.json").read_text())
+    assert state["certificate_key"] == "ab" * 32
+    token = run(built / "kubeadm", ["token", "create", "--ttl", "15m"], master).stdout.strip()
+
+    double = load_double("1.31.2")
+    double.ROOT = str(master)
+    server = double.DualStackServer(("::", 0), double.ApiHandler)
+    port = server.server_address[1]
+    import ssl
+    import threading
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(master / "etc/kubernetes/pki/apiserver.crt", master / "etc/kubernetes/pki/apiserver.key")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        def join(endpoint, key, with_token=token, hashes=(state["ca_cert_hash"],)):
+            doc = kc.join_documents(ha_plan(), "m2", api_server=endpoint, token=with_token, ca_cert_hashes=list(hashes),
+                                    control_plane=True, certificate_key=key)[0]
+            return double.join_over_the_network(doc, endpoint, with_token, list(hashes), "m2")
+
+        with pytest.raises(double.Rejected, match="message authentication failed"):
+            join("127.0.0.1:%d" % port, "cd" * 32)
+        with pytest.raises(double.Rejected, match="bootstrap token is not known"):
+            join("127.0.0.1:%d" % port, "ab" * 32, with_token="zzzzzz.zzzzzzzzzzzzzzzz")
+        with pytest.raises(double.Rejected, match="none of the public keys"):
+            join("127.0.0.1:%d" % port, "ab" * 32, hashes=("sha256:" + "0" * 64,))
+        answer = join("[::1]:%d" % port, "ab" * 32)
+        assert answer["ca_key"].startswith("-----BEGIN") and answer["control_plane_endpoint"] == "127.0.0.1:6443"
+        members = json.loads((master / "var/lib/k8s-double/state.json").read_text())["members"]
+        assert [(m["node"], m["how"]) for m in members] == [("m", "init"), ("m2", "join")]
+        assert members[1]["through"] == "[::1]:%d" % port and members[1]["from"] == "::1"
+        assert token not in json.dumps(calls(master)) and "ab" * 32 not in json.dumps(calls(master))
+
+        # A cluster initialised without controlPlaneEndpoint takes no further control plane.
+        state = json.loads((master / "var/lib/k8s-double/state.json").read_text())
+        state["control_plane_endpoint"] = ""
+        (master / "var/lib/k8s-double/state.json").write_text(json.dumps(state))
+        with pytest.raises(double.Rejected, match="stable controlPlaneEndpoint"):
+            join("127.0.0.1:%d" % port, "ab" * 32)
+    finally:
+        server.shutdown()

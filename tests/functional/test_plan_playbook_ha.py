@@ -79,6 +79,50 @@ def test_the_report_shows_the_endpoint_and_the_control_planes(rendered: pathlib.
     assert 'API virtual IP 2001:db8:0:1::10' in (rendered / 'address-plan.svg').read_text()
 
 
+def test_each_control_plane_gets_keepalived_for_both_vips_and_no_worker_does(rendered: pathlib.Path) -> None:
+    assert sorted(path.name for path in (rendered / 'api-vip').iterdir()) == ['cp1', 'cp2', 'cp3']
+    nodes = {'cp1': ('192.0.2.11', '2001:db8:0:1::11'), 'cp2': ('192.0.2.12', '2001:db8:0:1::12'),
+             'cp3': ('192.0.2.13', '2001:db8:0:1::13')}
+    for priority, (name, (ipv4, ipv6)) in zip((150, 140, 130), nodes.items()):
+        conf = (rendered / 'api-vip' / name / 'keepalived.conf').read_text()
+        assert 'vrrp_instance api_vip_ipv4 {' in conf and 'vrrp_instance api_vip_ipv6 {' in conf
+        assert f'192.0.2.10/32 dev <interface of {ipv4}>' in conf
+        assert f'2001:db8:0:1::10/128 dev <interface of {ipv4}>' in conf
+        assert f'unicast_src_ip {ipv4}\n' in conf and f'unicast_src_ip {ipv6}\n' in conf
+        assert conf.count(f'priority {priority}\n') == 2
+        # The first kubeadm init reaches the VIPs before any API server answers: the check
+        # weighs on the priority (3 hosts x step 10) instead of faulting the instances.
+        assert conf.count('api_vip_api_server weight -30') == 2 and 'sync_group_tracking_weight' in conf
+        assert f'--address {ipv4} --port 6443 --path /livez' in conf
+        others = [address for other, pair in nodes.items() if other != name for address in pair]
+        assert all(address in conf for address in others)
+        assert (rendered / 'api-vip' / name / 'keepalived.conf').stat().st_mode & 0o777 == 0o600
+        assert not (rendered / 'api-vip' / name / 'haproxy.cfg').exists()
+
+
+def test_haproxy_is_rendered_when_on(shared: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    out = tmp_path / 'render'
+    result = plan_playbook(out, shared / 'manifests' / 'calico' / 'calico-v3.30.7.yaml',
+                           '-e', 'api_vip_haproxy=true', '-e', 'api_vip_interface=ens3', '--tags', 'plan,control_plane')
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    haproxy = (out / 'api-vip' / 'cp2' / 'haproxy.cfg').read_text()
+    assert 'bind :::8443 v4v6' in haproxy
+    for address in ('192.0.2.11:6443', '[2001:db8:0:1::11]:6443', '192.0.2.13:6443', '[2001:db8:0:1::13]:6443'):
+        assert f' {address}' in haproxy
+    assert '192.0.2.10/32 dev ens3' in (out / 'api-vip' / 'cp2' / 'keepalived.conf').read_text()
+
+
+def test_no_vips_on_the_nodes_with_an_external_endpoint_or_when_turned_off(
+        shared: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    manifest = shared / 'manifests' / 'calico' / 'calico-v3.30.7.yaml'
+    for extra in (['-e', '{"address_plan_api_vips": []}', '-e', 'address_plan_api_endpoint=api.example.org:6443'],
+                  ['-e', 'dualstack_site_api_vip=false']):
+        out = tmp_path / extra[-1].replace(':', '_').replace('=', '_')
+        result = plan_playbook(out, manifest, *extra, '--tags', 'plan,control_plane')
+        assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+        assert (out / 'kubeadm' / 'cp1.yaml').exists() and not (out / 'api-vip').exists()
+
+
 def test_rendered_files_pass_the_strict_validation_of_their_release(rendered: pathlib.Path) -> None:
     double = load_double('1.31.2')
     for path in sorted((rendered / 'kubeadm').glob('*.yaml')):
@@ -128,15 +172,14 @@ def test_three_control_planes_without_an_endpoint_are_refused_before_any_change(
         assert host in recap
 
 
-def test_site_refuses_to_join_further_control_planes_on_the_nodes_before_any_change(tmp_path: pathlib.Path) -> None:
-    # Check mode and the local connection as a second guard: the plan stage must stop every host.
+def test_site_plans_further_control_planes_to_join_on_the_nodes(tmp_path: pathlib.Path) -> None:
+    # The plan stage alone, in check mode with the local connection: every host passes its checks.
     result = subprocess.run(
-        ['ansible-playbook', '--check', '-i', str(INVENTORY), 'playbooks/site.yml',
+        ['ansible-playbook', '--check', '--tags', 'plan', '-i', str(INVENTORY), 'playbooks/site.yml',
          '-e', 'ansible_connection=local', '-e', f'ansible_python_interpreter={sys.executable}', '-e', 'ansible_become=false'],
         cwd=REPO, capture_output=True, text=True, check=False)
     text = result.stdout + result.stderr
-    assert result.returncode != 0, text[-3000:]
-    assert 'cp2 is control plane 2 of 3' in text and 'does not join' in text
-    assert 'PLAY [Prepare nodes' not in text and 'Traceback' not in text
+    assert result.returncode == 0, text[-3000:]
+    assert 'Check the virtual IPs' in text and 'Traceback' not in text
     recap = text[text.index('PLAY RECAP'):]
-    assert 'changed=1' not in recap and 'changed=2' not in recap
+    assert 'changed=1' not in recap and 'failed=0' in recap

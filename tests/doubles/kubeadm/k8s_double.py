@@ -23,14 +23,19 @@ certificate key) go only into STATE (mode 0600); the call log holds their SHA-25
 import base64
 import fnmatch
 import hashlib
+import http.client
+import http.server
 import ipaddress
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 
 DECLARED_VERSION = "@VERSION@"
@@ -470,7 +475,7 @@ def redact(docs):
     for doc in copy:
         bootstrap = (doc.get("discovery") or {}).get("bootstrapToken") or {}
         for holder, key in ((bootstrap, "token"), (doc.get("discovery") or {}, "tlsBootstrapToken"),
-                            (doc, "certificateKey")):
+                            (doc, "certificateKey"), (doc.get("controlPlane") or {}, "certificateKey")):
             if holder.get(key):
                 holder[key] = "sha256:" + digest(holder[key])
         for token in doc.get("bootstrapTokens") or []:
@@ -497,12 +502,32 @@ def make_ca():
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.chmod(os.path.join(pki, "ca.key"), 0o600)
     os.chmod(os.path.join(pki, "ca.crt"), 0o644)
-    # Computed the way the kubeadm documentation does it, independently of the collection.
-    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", os.path.join(pki, "ca.crt")],
+    with open(os.path.join(pki, "ca.crt"), "rb") as handle:
+        return ca_hash_of(handle.read())
+
+
+def ca_hash_of(pem):
+    """The discovery hash of a CA certificate, computed the way the kubeadm documentation does
+    it (openssl), independently of the collection."""
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout"], input=pem,
                          check=True, capture_output=True).stdout
     der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
                          check=True, capture_output=True).stdout
     return "sha256:" + hashlib.sha256(der).hexdigest()
+
+
+def make_serving_certificate():
+    """The stand-in API server's TLS key pair (self-signed: joining nodes trust the cluster by the
+    CA hash they pin, as kubeadm's token discovery does, not by this certificate)."""
+    pki = path("/etc/kubernetes/pki")
+    os.makedirs(pki, mode=0o755, exist_ok=True)
+    if os.path.exists(os.path.join(pki, "apiserver.crt")):
+        return
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+                    "-subj", "/CN=kube-apiserver", "-keyout", os.path.join(pki, "apiserver.key"),
+                    "-out", os.path.join(pki, "apiserver.crt")],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(os.path.join(pki, "apiserver.key"), 0o600)
 
 
 def b64(data):
@@ -658,8 +683,13 @@ def kubeadm_init(argv):
     write_private("/etc/kubernetes/kubelet.conf", kubeconfig(server, "system:node", ca_pem))
     write_kubelet_files(by_kind, node_registration)
     static_pods(cluster, init, pods, services)
+    make_serving_certificate()
     token = new_token()
-    state.update(initialized=True, ca_cert_hash=ca_hash, server=server,
+    # What the real init stores in the cluster (the kubeadm-config ConfigMap, etcd's member
+    # list) and what joining control planes read from it through the API server.
+    state.update(initialized=True, ca_cert_hash=ca_hash, server=server, cluster=cluster,
+                 node_name=node_registration.get("name"),
+                 members=[{"node": node_registration.get("name"), "control_plane": True, "how": "init"}],
                  control_plane_endpoint=cluster.get("controlPlaneEndpoint", ""),
                  tokens=state.get("tokens", []) + [{"token": token, "ttl": "24h0m0s", "source": "init"}])
     certificate_key = None
@@ -708,6 +738,227 @@ def kubeadm_token(argv):
     return 0
 
 
+# ------------------------------------------------------- kubeadm init phase upload-certs
+# The control-plane certificates go into the kubeadm-certs Secret, encrypted with the
+# certificate key, "a hex encoded string that is an AES key of size 32 bytes"; a joining
+# control plane decrypts them with the same key (kubernetes/website, content/en/docs/reference/
+# setup-tools/kubeadm/generated/kubeadm_init_phase_upload-certs.md and
+# kubeadm_join/kubeadm_join_phase_control-plane-prepare_download-certs.md; the KEP
+# "Certificates copy for join --control-plane"). The key comes from --certificate-key or the
+# InitConfiguration's certificateKey, else kubeadm generates one.
+
+UPLOAD_CERTS_FLAGS = {"config", "certificate-key", "kubeconfig", "v"}
+UPLOAD_CERTS_BOOL = {"upload-certs", "skip-certificate-key-print"}
+CERTIFICATE_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def kubeadm_init_phase(argv):
+    if argv[:1] != ["upload-certs"]:
+        raise Rejected("the double knows only 'kubeadm init phase upload-certs'")
+    flags, positional = parse_flags(argv[1:], UPLOAD_CERTS_FLAGS, UPLOAD_CERTS_BOOL)
+    if positional:
+        raise Rejected("unexpected arguments %r" % positional)
+    if not os.path.exists(path(flags.get("kubeconfig", "/etc/kubernetes/admin.conf"))):
+        raise Rejected("failed to load admin kubeconfig: the control plane is not initialised here")
+    key = flags.get("certificate-key", "")
+    if "config" in flags:
+        warnings = []
+        _docs, by_kind = read_config_flag(flags, "init", warnings)
+        key = key or (by_kind.get("InitConfiguration") or {}).get("certificateKey", "")
+    if flags.get("upload-certs") != "true":
+        # Without --upload-certs the phase does nothing (the real one prints that it skips).
+        record({"command": "init phase upload-certs", "argv": argv, "result": "accepted", "uploaded": False})
+        print("[upload-certs] Skipping phase. Please see --upload-certs")
+        return 0
+    if key and not CERTIFICATE_KEY.match(key):
+        raise Rejected("error uploading certs: the certificate key is not a hex encoded 32-byte AES key")
+    key = key or secrets.token_hex(32)
+    state = load_state()
+    state["certificate_key"] = key
+    save_state(state)
+    record({"command": "init phase upload-certs", "argv": argv, "result": "accepted", "uploaded": True,
+            "certificate_key_sha256": digest(key)})
+    print("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace")
+    if flags.get("skip-certificate-key-print") != "true":
+        print("[upload-certs] Using certificate key:\n%s" % key)
+    return 0
+
+
+# ------------------------------------------------------------ the stand-in API server
+# The kubelet stand-in runs it when the kube-apiserver static pod is admitted: HTTPS on the
+# pod's --secure-port of every address of both families. It serves what keepalived's health
+# check and the joining nodes ask of the real one: /livez, the cluster's CA (the cluster-info
+# ConfigMap that token discovery reads) and the join itself, checked against this node's
+# STATE (the cluster's data). GET / answers with the node's name, so that tests can tell which
+# control plane a virtual IP reached (the real one lists its API paths there).
+
+STATE_LOCK = threading.Lock()
+
+
+class ApiError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def api_join(request, peer):
+    """A node's join, as the API server sees it: the token must be one the cluster holds; a
+    control plane needs the cluster's controlPlaneEndpoint and the key of the uploaded
+    certificates. The member is recorded; a control plane gets the shared certificates and
+    the cluster's data."""
+    with STATE_LOCK:
+        state = load_state()
+        token = str(request.get("token", ""))
+        if not any(item.get("token") == token for item in state.get("tokens", [])):
+            raise ApiError(401, "[discovery] the bootstrap token is not known to the cluster (expired or never created)")
+        control_plane = bool(request.get("control_plane"))
+        if control_plane:
+            if not state.get("control_plane_endpoint"):
+                raise ApiError(403, "One or more conditions for hosting a new control plane instance is not "
+                               "satisfied. " + facts()["read_for_the_doubles"]["join_control_plane"]["error"])
+            if not state.get("certificate_key"):
+                raise ApiError(404, "error downloading certs: the Secret kube-system/kubeadm-certs is not found "
+                               "(run 'kubeadm init phase upload-certs --upload-certs' on a control plane)")
+            if request.get("certificate_key") != state["certificate_key"]:
+                raise ApiError(403, "error downloading certs: error decoding certificate key: cipher: message "
+                               "authentication failed (the certificate key is not the one of the uploaded certificates)")
+        members = state.setdefault("members", [])
+        members[:] = [m for m in members if m.get("node") != request.get("node")]
+        members.append({"node": request.get("node"), "control_plane": control_plane, "how": "join",
+                        "from": peer, "through": request.get("endpoint"), "advertise": request.get("advertise")})
+        save_state(state)
+    with open(path("/etc/kubernetes/pki/ca.crt")) as handle:
+        answer = {"server_node": state.get("node_name"), "members": members,
+                  "control_plane_endpoint": state.get("control_plane_endpoint", ""),
+                  "cluster": state.get("cluster") or {}, "ca_cert_hash": state.get("ca_cert_hash"),
+                  "ca_crt": handle.read()}
+    if control_plane:
+        with open(path("/etc/kubernetes/pki/ca.key")) as handle:
+            answer["ca_key"] = handle.read()
+        # The etcd members' view of the cluster, which the new member holds from now on.
+        answer["tokens"] = state.get("tokens", [])
+        answer["certificate_key"] = state["certificate_key"]
+    record({"command": "apiserver join", "result": "accepted", "node": request.get("node"),
+            "control_plane": control_plane, "from": peer, "through": request.get("endpoint"),
+            "token_sha256": digest(token)})
+    return answer
+
+
+class ApiHandler(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, body, kind="text/plain"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path in ("/livez", "/readyz", "/healthz"):
+            self.answer(200, "ok")
+        elif self.path == "/":
+            self.answer(200, load_state().get("node_name") or "")
+        elif self.path == "/double/cluster-info":
+            with open(path("/etc/kubernetes/pki/ca.crt")) as handle:
+                self.answer(200, json.dumps({"ca_crt": handle.read()}), "application/json")
+        else:
+            self.answer(404, "not found")
+
+    def do_POST(self):
+        if self.path != "/double/join":
+            self.answer(404, "not found")
+            return
+        try:
+            request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            self.answer(200, json.dumps(api_join(request, self.peer())), "application/json")
+        except ApiError as exc:
+            record({"command": "apiserver join", "result": "rejected", "error": str(exc), "from": self.peer()})
+            self.answer(exc.status, str(exc))
+
+    def peer(self):
+        # The socket takes both families: an IPv4 client shows as an IPv4-mapped IPv6 address.
+        address = ipaddress.ip_address(self.client_address[0].split("%")[0])
+        return str(getattr(address, "ipv4_mapped", None) or address)
+
+    def log_message(self, *args):
+        pass
+
+
+class DualStackServer(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+    daemon_threads = True
+
+    def server_bind(self):
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def serve_api(port):
+    server = DualStackServer(("::", port), ApiHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(path("/etc/kubernetes/pki/apiserver.crt"), path("/etc/kubernetes/pki/apiserver.key"))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
+
+
+def api_call(endpoint, method, url, body=None):
+    """One request to the API server at endpoint (host:port, an IPv6 host in brackets). TLS
+    is not verified here: token discovery trusts the CA whose hash the node pins."""
+    host, _sep, port = endpoint.rpartition(":")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    connection = http.client.HTTPSConnection(host.strip("[]"), int(port), timeout=10, context=context)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        connection.request(method, url, body=payload, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        text = response.read().decode()
+    except OSError as exc:
+        raise Rejected("[discovery] failed to reach the API server at %s: %s" % (endpoint, exc))
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise Rejected(text)
+    return json.loads(text)
+
+
+def join_over_the_network(join, endpoint, token, hashes, node_name):
+    """What kubeadm join does against the cluster: token discovery (fetch the CA, check it
+    against the pinned hashes), then the join itself through the endpoint."""
+    info = api_call(endpoint, "GET", "/double/cluster-info")
+    ca_hash = ca_hash_of(info["ca_crt"].encode())
+    if hashes and ca_hash not in hashes:
+        raise Rejected("[discovery] cluster CA found in cluster-info ConfigMap is invalid: none of the public keys "
+                       "\"%s\" are pinned" % ca_hash)
+    control_plane = join.get("controlPlane") or {}
+    return api_call(endpoint, "POST", "/double/join", {
+        "node": node_name, "token": token, "endpoint": endpoint, "control_plane": bool(join.get("controlPlane")),
+        "certificate_key": control_plane.get("certificateKey", ""),
+        "advertise": (control_plane.get("localAPIEndpoint") or {}).get("advertiseAddress")})
+
+
+def become_control_plane(join, answer, node_registration):
+    """The files a control-plane join leaves: the shared CA, the static pods with this node's
+    advertise address, the kubeconfigs through the endpoint; the cluster's data in STATE."""
+    pki = path("/etc/kubernetes/pki")
+    os.makedirs(pki, mode=0o755, exist_ok=True)
+    write_private("/etc/kubernetes/pki/ca.crt", answer["ca_crt"], 0o644)
+    write_private("/etc/kubernetes/pki/ca.key", answer["ca_key"])
+    make_serving_certificate()
+    cluster = answer.get("cluster") or {}
+    pods, services = check_cluster(cluster)
+    static_pods(cluster, {"localAPIEndpoint": (join.get("controlPlane") or {}).get("localAPIEndpoint") or {}},
+                pods, services)
+    server = answer["control_plane_endpoint"]
+    write_private("/etc/kubernetes/admin.conf", kubeconfig(server, "kubernetes-admin", answer["ca_crt"].encode()))
+    state = load_state()
+    state.update(initialized=True, control_plane=True, node_name=node_registration.get("name"), cluster=cluster,
+                 control_plane_endpoint=server, ca_cert_hash=answer["ca_cert_hash"], members=answer["members"],
+                 tokens=answer.get("tokens", []), certificate_key=answer.get("certificate_key"))
+    save_state(state)
+
+
 # -------------------------------------------------------------------- kubeadm join
 
 JOIN_FLAGS = {"config", "ignore-preflight-errors", "skip-phases", "v", "patches", "node-name",
@@ -739,7 +990,12 @@ def kubeadm_join(argv):
     warnings = []
     docs, by_kind = read_config_flag(flags, "join", warnings)
     join = by_kind["JoinConfiguration"]
-    check_control_plane_join(join)
+    # On a lab node (systemd, a real network) a control-plane join asks the cluster through the
+    # endpoint; without them (unit tests) the double reads the cluster from its own STATE.
+    networked = bool(join.get("controlPlane")) and os.path.isdir("/run/systemd/system") \
+        and not os.environ.get("K8S_DOUBLE_NO_SYSTEMD")
+    if not networked:
+        check_control_plane_join(join)
     bootstrap = (join.get("discovery") or {}).get("bootstrapToken") or {}
     token = bootstrap.get("token", "")
     if not re.match(r"^[a-z0-9]{6}\.[a-z0-9]{16}$", token):
@@ -765,6 +1021,10 @@ def kubeadm_join(argv):
                        "/etc/kubernetes/kubelet.conf already exists")
     started = time.time()
     server = endpoint
+    answer = {}
+    if networked:
+        answer = join_over_the_network(join, endpoint, token, hashes, node_registration.get("name"))
+        become_control_plane(join, answer, node_registration)
     write_private("/etc/kubernetes/kubelet.conf", kubeconfig(server, "system:node", b"double CA"))
     write_kubelet_files({}, node_registration)
     state = load_state()
@@ -773,7 +1033,10 @@ def kubeadm_join(argv):
     kubelet = start_kubelet(started)
     record({"command": "join", "argv": argv, "result": "accepted", "documents": redact(docs),
             "warnings": warnings, "node_name": node_registration.get("name"),
-            "config_mode": "%04o" % mode, "token_sha256": digest(token), "kubelet": kubelet})
+            "config_mode": "%04o" % mode, "token_sha256": digest(token), "kubelet": kubelet,
+            "control_plane": bool(join.get("controlPlane")), "through": endpoint if networked else None,
+            "served_by": answer.get("server_node"),
+            "members": [m.get("node") for m in answer.get("members", [])]})
     print("This node has joined the cluster.")
     return 0
 
@@ -832,6 +1095,8 @@ def kubeadm_main(argv):
         else:
             print(json.dumps({"clientVersion": {"gitVersion": "v%d.%d.%d" % version_tuple()}}))
         return 0
+    if command == "init" and rest[:1] == ["phase"]:
+        return kubeadm_init_phase(rest[1:])
     handlers = {"init": kubeadm_init, "join": kubeadm_join, "token": kubeadm_token, "reset": kubeadm_reset,
                 "config": kubeadm_config}
     if command not in handlers:
@@ -916,6 +1181,13 @@ def kubelet_main(argv):
     record({"command": "kubelet", "argv": argv, "result": "accepted", "node_ips": node_ips,
             "cgroup_driver": config.get("cgroupDriver"), "warnings": warnings,
             "allowed_unsafe_sysctls": allowed, "static_pods": pods})
+    apiserver = [pod for pod in pods if pod["manifest"] == "kube-apiserver.yaml" and pod["admitted"]]
+    if apiserver:
+        with open(path(os.path.join(config.get("staticPodPath") or "/etc/kubernetes/manifests", "kube-apiserver.yaml"))) as handle:
+            command = json.load(handle)["spec"]["containers"][0]["command"]
+        port = int(args_map([{"name": flag[2:].partition("=")[0], "value": flag.partition("=")[2]}
+                             for flag in command[1:]]).get("secure-port", "6443"))
+        serve_api(port)
     # A real kubelet keeps running; so does this one, until systemd stops it.
     while True:
         time.sleep(3600)

@@ -37,6 +37,17 @@ def test_priorities_follow_host_order():
     assert [settings(host, priority=200, priority_step=1)["priority"] for host in HOSTS] == [200, 199, 198]
 
 
+def test_a_failing_check_puts_a_host_below_every_healthy_one_and_keeps_the_order_when_all_fail():
+    priorities = [settings(host)["priority"] for host in HOSTS]
+    weight = settings()["track_weight"]
+    assert weight == -30
+    # The preferred host with a failing check ranks below the last healthy host.
+    assert priorities[0] + weight < priorities[-1]
+    # All failing (before any API server runs): the first host still ranks highest.
+    failed = [p + weight for p in priorities]
+    assert failed == sorted(failed, reverse=True) and failed[0] > failed[1]
+
+
 def test_ipv6_primary_lists_the_ipv6_instance_first():
     result = settings(vips=list(reversed(VIPS)), families=["fd42:244::/56", "10.244.0.0/16"])
     assert [i["family"] for i in result["instances"]] == ["ipv6", "ipv4"]
