@@ -28,14 +28,14 @@ def k3s_secret_keys(extra_config: Any) -> List[str]:
     return k3s_config.secret_keys(extra_config)
 
 
-def k3s_env_file(token: Any, option: str = "k3s_server_token") -> str:
-    return k3s_config.env_file(token, option)
+def k3s_env_file(token: Any, option: str = "k3s_server_token", generated: bool = False) -> str:
+    return k3s_config.env_file(token, option, generated)
 
 
-def k3s_token_error(token: Any, option: str = "k3s_server_token") -> str:
+def k3s_token_error(token: Any, option: str = "k3s_server_token", generated: bool = False) -> str:
     """What is wrong with a token, or '' when it is usable; never the token itself."""
     try:
-        k3s_config.env_file(token, option)
+        k3s_config.env_file(token, option, generated)
     except DualstackError as exc:
         return str(exc)
     return ""

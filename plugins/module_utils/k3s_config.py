@@ -438,11 +438,20 @@ def config_yaml(config: Mapping[str, Any], owner: str = "dualstack.kubernetes",
     return "\n".join(lines) + "\n"
 
 
-def env_file(token: Any, option: str = "k3s_server_token") -> str:
-    """The systemd EnvironmentFile that hands the token to k3s (never its command line)."""
+def env_file(token: Any, option: str = "k3s_server_token", generated: bool = False) -> str:
+    """The systemd EnvironmentFile that hands the token to k3s (never its command line).
+
+    ``generated``: the server that starts the cluster may run without a token; k3s then makes
+    one (16 random bytes, hex) and keeps it in ``<data-dir>/server/token`` (k3s-io/k3s
+    pkg/daemons/control/deps/deps.go getServerPass, pkg/server/server.go writeToken), from
+    where the role reads it back for the other nodes. The file then sets nothing."""
+    if (token is None or str(token) == "") and generated:
+        return ("# Managed by dualstack.kubernetes.\n"
+                "# No K3S_TOKEN: k3s generated the cluster's token into server/token of its data-dir.\n")
     if token is None or str(token) == "":
         raise DualstackError(
-            "%s is empty: set it (from a vault) to the cluster's shared secret" % option)
+            "%s is empty: set it (from a vault) to the cluster's shared secret, or leave "
+            "k3s_server_token empty everywhere for k3s to generate one" % option)
     token = str(token)
     if not TOKEN_RE.match(token):
         # The value itself stays out of the message: it is a secret.

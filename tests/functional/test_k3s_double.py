@@ -10,6 +10,7 @@ servers), or is loaded as a module.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -298,8 +299,10 @@ def test_servers_join_the_cluster_init_server_through_its_url_in_both_families(s
     first, port, folder = servers.start("s1", "cluster-token", **{"cluster-init": True})
     record = servers.started(first, folder)
     assert record["etcd"] == "cluster-init" and record["members"] == ["s1"]
-    # k3s keeps the token it started with in server/token, readable by root alone.
-    assert (folder / "data" / "server" / "token").read_text() == "cluster-token\n"
+    # k3s keeps the token it started with in server/token, readable by root alone, in its secure
+    # format: K10, the sha256 of the cluster CA, then the server's credentials.
+    ca_hash = hashlib.sha256((folder / "data" / "server" / "tls" / "server-ca.crt").read_bytes()).hexdigest()
+    assert (folder / "data" / "server" / "token").read_text() == "K10%s::server:cluster-token\n" % ca_hash
     assert (folder / "data" / "server" / "token").stat().st_mode & 0o777 == 0o600
     for name, host in (("s2", "127.0.0.1"), ("s3", "[::1]")):
         joiner, _joiner_port, joined_folder = servers.start(name, "cluster-token", server="https://%s:%d" % (host, port))
@@ -330,3 +333,52 @@ def test_a_server_without_a_url_starts_a_cluster_of_its_own(servers):
     alone, _alone_port, folder = servers.start("s2", "cluster-token")
     record = servers.started(alone, folder)
     assert record["etcd"] is None and "joined_via" not in record
+
+
+def test_a_server_without_a_token_generates_one_the_others_join_with(servers):
+    first, port, folder = servers.start("s1", "", **{"cluster-init": True})
+    assert servers.started(first, folder)["etcd"] == "cluster-init"
+    token_file = folder / "data" / "server" / "token"
+    token = token_file.read_text().strip()
+    ca_hash = hashlib.sha256((folder / "data" / "server" / "tls" / "server-ca.crt").read_bytes()).hexdigest()
+    prefix = "K10%s::server:" % ca_hash
+    # 16 random bytes in hex, as k3s generates the server's password.
+    assert token.startswith(prefix) and len(token[len(prefix):]) == 32
+    int(token[len(prefix):], 16)
+    joiner, _joiner_port, joined_folder = servers.start("s2", token, server="https://[::1]:%d" % port)
+    assert servers.started(joiner, joined_folder)["members"] == ["s1", "s2"]
+    # The joined server shares the cluster CA, so its server/token is the same.
+    assert (joined_folder / "data" / "server" / "token").read_text() == token + "\n"
+    assert token not in (joined_folder / "records" / "starts.jsonl").read_text()
+
+
+def test_a_token_naming_another_cluster_ca_is_refused(servers):
+    first, port, folder = servers.start("s1", "cluster-token", **{"cluster-init": True})
+    servers.started(first, folder)
+    joiner, _joiner_port, joined_folder = servers.start(
+        "s2", "K10%s::server:cluster-token" % ("0" * 64), server="https://127.0.0.1:%d" % port)
+    assert "token CA hash does not match" in servers.started(joiner, joined_folder)["refused"]
+
+
+def start_agent(servers, name: str, token: str, url: str) -> tuple:
+    folder = servers.tmp / name
+    folder.mkdir()
+    config = write_config(folder, 'node-ip: "10.0.0.9,fd00::9"\nnode-name: "%s"\nserver: "%s"\n' % (name, url))
+    env = {key: value for key, value in os.environ.items() if key != "NOTIFY_SOCKET"}
+    env.update(K3S_TOKEN=token, K3S_DOUBLE_RECORD_DIR=str(folder / "records"))
+    process = subprocess.Popen([sys.executable, str(servers.binary), "agent", "--config", str(config)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    servers.processes.append(process)
+    return process, folder
+
+
+def test_an_agent_joins_with_the_servers_token_and_is_refused_with_another(servers):
+    first, port, folder = servers.start("s1", "", **{"cluster-init": True})
+    servers.started(first, folder)
+    token = (folder / "data" / "server" / "token").read_text().strip()
+    url = "https://[::1]:%d" % port
+    agent, agent_folder = start_agent(servers, "a1", token, url)
+    record = servers.started(agent, agent_folder)
+    assert record.get("joined_via") == url and record["server_reachable"], record
+    wrong, wrong_folder = start_agent(servers, "a2", "not-the-token", url)
+    assert "401 Unauthorized" in servers.started(wrong, wrong_folder)["refused"]

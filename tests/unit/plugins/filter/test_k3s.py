@@ -64,6 +64,12 @@ def test_token_error_names_the_option_and_hides_the_token():
     assert "k3s_agent_token" in message and "bad token" not in message
 
 
+def test_an_empty_token_is_usable_only_where_k3s_generates_it():
+    assert "k3s_server_token is empty" in FILTERS["k3s_token_error"]("")
+    assert FILTERS["k3s_token_error"]("", generated=True) == ""
+    assert "K3S_TOKEN" not in FILTERS["k3s_env_file"]("", generated=True).replace("# No K3S_TOKEN", "")
+
+
 def test_an_api_endpoint_makes_etcd_servers_and_agents_join_through_it():
     plan = dict(PLAN, nodes=dict(PLAN["nodes"], s2={"ipv4": "10.0.0.3", "ipv6": "fd00::3"}),
                 control_planes=["s", "s2"],

@@ -203,6 +203,15 @@ class TestFiles:
         with pytest.raises(DualstackError, match="k3s_server_token is empty"):
             k3s_config.env_file(token)
 
+    @pytest.mark.parametrize("token", ["", None])
+    def test_a_generated_token_leaves_the_file_without_one(self, token):
+        text = k3s_config.env_file(token, generated=True)
+        assert "K3S_TOKEN=" not in text
+        assert all(line.startswith("#") for line in text.splitlines())
+
+    def test_a_given_token_is_written_also_where_k3s_could_generate_one(self):
+        assert k3s_config.env_file("s3cr3t", generated=True).endswith("K3S_TOKEN=s3cr3t\n")
+
     def test_token_with_shell_characters_is_refused_without_echoing_it(self):
         with pytest.raises(DualstackError) as info:
             k3s_config.env_file('se cret"$x', "k3s_agent_token")
