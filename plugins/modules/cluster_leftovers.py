@@ -12,7 +12,7 @@ short_description: Remove what a stopped cluster leaves on a node, as k3s's kill
 version_added: 0.1.0
 description:
   - Kills every process tree whose command line names a containerd shim of k3s (C(<k3s_data_dir>/data/*/bin/containerd-shim*)),
-    which is every container k3s started: stopping the k3s service leaves them running.
+    which is every container k3s started, since stopping the k3s service leaves them running.
   - Deletes the CNI network namespaces (O(netns_pattern)), the veths enslaved to C(cni0), the devices named in O(interfaces)
     (flannel's, Calico's, kube-proxy's IPVS device) and those matching O(interface_pattern) (Calico's pod veths); the fallback
     IPIP device C(tunl0) cannot be deleted, so its addresses are flushed and it is set down.
@@ -61,6 +61,7 @@ attributes:
     description: Reports what would be killed and removed without doing it.
   diff_mode:
     support: none
+    description: The result lists what was removed; there is no file to diff.
   platform:
     platforms: posix
     support: full
