@@ -424,13 +424,15 @@ def check_node_labels(text):
             raise Rejected("invalid argument %r for \"--node-labels\" flag: malformed pair, expect string=string"
                            % text)
         labels[key.strip()] = value.strip()
+
+    def inside(namespace, domains):
+        return any(namespace == domain or namespace.endswith("." + domain) for domain in domains)
+
     unknown, invalid = [], []
     for key, value in sorted(labels.items()):
         namespace = key.split("/", 1)[0] if "/" in key else ""
-        def inside(domains):
-            return any(namespace == domain or namespace.endswith("." + domain) for domain in domains)
-        if inside(rules["kubernetes_namespaces"]) and key not in rules["kubelet_labels"] \
-                and not inside(rules["kubelet_label_namespaces"]):
+        if inside(namespace, rules["kubernetes_namespaces"]) and key not in rules["kubelet_labels"] \
+                and not inside(namespace, rules["kubelet_label_namespaces"]):
             unknown.append(key)
         errors = qualified_name_errors(key, rules) + label_value_errors(value, rules)
         if errors:
@@ -459,7 +461,7 @@ def taint_errors(spec, rules):
 def check_taints(text):
     """--register-with-taints as the kubelet parses it."""
     rules = facts()["read_for_the_doubles"]["kubelet_node_labels_and_taints"]
-    specs = [item for item in text.split(",")] if text else []
+    specs = text.split(",") if text else []
     for spec in specs:
         errors = taint_errors(spec, rules)
         if errors:
