@@ -39,7 +39,7 @@ import secrets
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import node_labels, rules
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import (
     DualstackError,
     Problem,
@@ -137,7 +137,7 @@ class AddressPlanError(DualstackError):
 
 # Option names as they appear in messages; "nodes" is left out, being a common word there.
 _OPTION_NAME = re.compile(r"\b(" + "|".join(sorted((o for o in ARGUMENT_SPEC if o != "nodes"), key=len, reverse=True)) + r")\b")
-_NODE_OPTION = re.compile(r"\bnodes\[[0-9]+\]\.(ipv4|ipv6) \(([^)]*)\)")
+_NODE_OPTION = re.compile(r"\bnodes\[[0-9]+\]\.(ipv4|ipv6|labels|taints) \(([^)]*)\)")
 
 
 def as_variables(text: str, prefix: str) -> str:
@@ -664,6 +664,26 @@ def check_nodes(nodes: t.Any, node_networks: t.Mapping[str, IPNetwork],
     return result, problems
 
 
+def check_node_registrations(nodes: t.Any) -> t.Tuple[t.Dict[str, t.Dict[str, t.Any]], t.List[Problem]]:
+    """Every node's own labels and taints (``labels``, ``taints``), as its kubelet registers them.
+
+    The rules are node_labels'; a node without a usable name was named by check_nodes already.
+    """
+    registrations: t.Dict[str, t.Dict[str, t.Any]] = {}
+    problems: t.List[Problem] = []
+    if not isinstance(nodes, (list, tuple)):
+        return registrations, problems
+    for index, node in enumerate(nodes):
+        if not isinstance(node, t.Mapping):
+            continue
+        name = str(node.get("name"))
+        labels, label_problems = node_labels.check_labels(f"nodes[{index}].labels ({show(name, 60)})", node.get("labels"))
+        taints, taint_problems = node_labels.check_taints(f"nodes[{index}].taints ({show(name, 60)})", node.get("taints"))
+        problems.extend(label_problems + taint_problems)
+        registrations[name] = {"labels": labels, "taints": [taint.as_dict() for taint in taints]}
+    return registrations, problems
+
+
 # ---------------------------------------------------------------------------------------
 # The API endpoint of several control planes
 
@@ -1075,6 +1095,8 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     reserved = [("pod_cidrs", n) for n in pods.values()] + [("service_cidrs", n) for n in services.values()]
     nodes, node_problems = check_nodes(values["nodes"], node_networks, reserved, distribution)
     problems.extend(node_problems)
+    registrations, registration_problems = check_node_registrations(values["nodes"])
+    problems.extend(registration_problems)
     api_endpoint, control_planes, endpoint_problems, endpoint_warnings = check_api_endpoint(
         values, primary, nodes, reserved, node_networks)
     problems.extend(endpoint_problems)
@@ -1189,6 +1211,7 @@ def build_plan(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
                 "ipv4": str(node.addresses["ipv4"]),
                 "ipv6": str(node.addresses["ipv6"]),
                 "node_ip": ",".join(str(node.addresses[family]) for family in kubelet_families),
+                **registrations.get(node.name, {"labels": {}, "taints": []}),
             }
             for node in nodes
         },
@@ -1250,6 +1273,9 @@ class PlannedNode:
     name: str
     addresses: t.Mapping[str, str]
     node_ip: t.Tuple[str, ...]
+    # What the node's kubelet registers it with: {key: value} and [{key, value, effect}].
+    labels: t.Mapping[str, str] = field(default_factory=dict)
+    taints: t.Tuple[t.Mapping[str, str], ...] = ()
 
 
 def _read_endpoint(endpoint: t.Any) -> t.Optional[t.Dict[str, t.Any]]:
@@ -1324,7 +1350,8 @@ class Plan:
                     f"Set address_plan_node_{lacking[0]} for it and {_RUN_THE_ROLE}"))
             node_ip = str(entry.get("node_ip") or "")
             nodes[str(name)] = PlannedNode(
-                str(name), addresses, tuple(node_ip.split(",")) if node_ip else tuple(addresses.values()))
+                str(name), addresses, tuple(node_ip.split(",")) if node_ip else tuple(addresses.values()),
+                labels=dict(entry.get("labels") or {}), taints=tuple(entry.get("taints") or ()))
         return cls(
             fact=fact, distribution=str(fact["distribution"]), families=families,
             primary_family=families[0], nodes=nodes,

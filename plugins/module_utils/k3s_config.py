@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils import klipper_lb, rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import klipper_lb, node_labels, rules
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem
 
@@ -240,6 +240,25 @@ def _merge_extra(config: Dict[str, Any], extra: Optional[Mapping[str, Any]], opt
             config[key] = value
 
 
+def _registration(config: Dict[str, Any], plan: Plan, node: str, extra: Any, option: str) -> None:
+    """The node's planned labels and taints as node-label and node-taint, which k3s hands to its
+    kubelet as --node-labels and --register-with-taints (pkg/daemons/agent/agent_linux.go).
+    Where the plan gives them, the extra config may not set them too: one would silently lose."""
+    planned = plan.node(node)
+    for key, variable, items in (
+            ("node-label", "address_plan_node_labels", node_labels.label_arguments(planned.labels)),
+            ("node-taint", "address_plan_node_taints", node_labels.taint_arguments(planned.taints))):
+        if not items:
+            continue
+        if isinstance(extra, Mapping) and (key in extra or key + "+" in extra):
+            raise DualstackError(Problem(
+                "%s.%s" % (option, key), extra.get(key, extra.get(key + "+")),
+                "sets the node's %s, which %s of %s sets too" % (
+                    "labels" if key == "node-label" else "taints", variable, node),
+                "Remove %s from %s and keep them all in the host variable %s of %s" % (key, option, variable, node)))
+        config[key] = items
+
+
 def has_secrets(config: Mapping[str, Any]) -> bool:
     """Whether a config dict holds references to secret values."""
     for value in config.values():
@@ -362,6 +381,7 @@ def server_config(plan: Any, node: str, version: Any,
     else:
         config["tls-san"] = _unique(addresses + [endpoint["host"]] + endpoint["vips"])
     config["write-kubeconfig-mode"] = "0600"
+    _registration(config, plan, node, extra_config, "k3s_server_extra_config")
     _merge_extra(config, extra_config, "k3s_server_extra_config",
                  managed=("cluster-init",) if endpoint is not None else ())
     return {"config": config, "warnings": warnings, "secret": has_secrets(config)}
@@ -401,6 +421,7 @@ def agent_config(plan: Any, node: str, server: str, version: Any,
         config["kubelet-arg"] = kubelet_args
     if gate_args:
         config["kube-proxy-arg"] = list(gate_args)
+    _registration(config, plan, node, extra_config, "k3s_agent_extra_config")
     _merge_extra(config, extra_config, "k3s_agent_extra_config")
     return {"config": config, "warnings": [], "secret": has_secrets(config)}
 

@@ -17,11 +17,15 @@ import json
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.dualstack.kubernetes.plugins.module_utils import rules
+from ansible_collections.dualstack.kubernetes.plugins.module_utils import node_labels, rules
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.address_plan import Plan
-from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
+from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError, Problem
 
 KUBELET_API = "kubelet.config.k8s.io/v1beta1"
+# The kubelet flags a node's own labels and taints travel by (kubeadm passes taints through
+# nodeRegistration.taints instead, and writes the flag itself on a join).
+LABELS_FLAG = "node-labels"
+TAINTS_FLAG = "register-with-taints"
 KUBE_PROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
 
 TOKEN_PATTERN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
@@ -126,18 +130,40 @@ def _bind_port(bind_port: Any) -> int:
     return port
 
 
+def _registration_args(plan: Any, node: str, kubelet_extra_args: Mapping[str, Any], option: str) -> None:
+    """Where the plan gives a node labels or taints, kubelet arguments that would set them too
+    are refused: one of the two would silently lose."""
+    planned = _plan(plan).node(node)
+    for flag, variable, given in ((LABELS_FLAG, "address_plan_node_labels", planned.labels),
+                                  (TAINTS_FLAG, "address_plan_node_taints", planned.taints)):
+        if given and flag in kubelet_extra_args:
+            raise DualstackError(Problem(
+                option, "%s=%s" % (flag, kubelet_extra_args[flag]),
+                "sets the node's %s, which %s of %s sets too" % (
+                    "labels" if flag == LABELS_FLAG else "taints", variable, node),
+                "Remove %s from %s and keep them all in the host variable %s of %s" % (flag, option, variable, node)))
+
+
 def _node_registration(api_version: str, plan: Mapping[str, Any], node: str, node_name: str,
                        cri_socket: str, kubelet_extra_args: Mapping[str, Any],
-                       ignore_preflight_errors: Sequence[str]) -> Dict[str, Any]:
+                       ignore_preflight_errors: Sequence[str], option: str) -> Dict[str, Any]:
+    _registration_args(plan, node, kubelet_extra_args, option)
     args = dict(kubelet_extra_args)
     # Without node-ip the kubelet reports only the address of its default route, so the
     # Node object carries one family (what the kubeadm article shows).
     args["node-ip"] = ",".join(node_ip_addresses(plan, node))
+    planned = _plan(plan).node(node)
+    if planned.labels:
+        args[LABELS_FLAG] = ",".join(node_labels.label_arguments(planned.labels))
     registration: Dict[str, Any] = {
         "name": node_name or node,
         "criSocket": _cri_socket(api_version, cri_socket),
         "kubeletExtraArgs": extra_args(api_version, args),
     }
+    if planned.taints:
+        # Given taints replace kubeadm's default control-plane taint: kubeadm defaults only a
+        # nil list (NodeRegistrationOptions.Taints in the kubeadm API types.go).
+        registration["taints"] = [dict(taint) for taint in planned.taints]
     if ignore_preflight_errors:
         registration["ignorePreflightErrors"] = [str(e) for e in ignore_preflight_errors]
     return registration
@@ -184,7 +210,8 @@ def init_documents(plan: Any, node: str, *, node_name: str = "",
         "kind": "InitConfiguration",
         "localAPIEndpoint": {"advertiseAddress": addresses[0], "bindPort": port},
         "nodeRegistration": _node_registration(api, plan, node, node_name, cri_socket,
-                                               kubelet_extra_args or {}, ignore_preflight_errors),
+                                               kubelet_extra_args or {}, ignore_preflight_errors,
+                                               "kubeadm_master_kubelet_extra_args"),
     }
     if certificate_key:
         init["certificateKey"] = _certificate_key(certificate_key)
@@ -294,7 +321,9 @@ def join_documents(plan: Any, node: str, *, api_server: str, token: str,
         "apiVersion": api,
         "kind": "JoinConfiguration",
         "nodeRegistration": _node_registration(api, plan, node, node_name, cri_socket,
-                                               kubelet_extra_args or {}, ignore_preflight_errors),
+                                               kubelet_extra_args or {}, ignore_preflight_errors,
+                                               "kubeadm_master_kubelet_extra_args" if control_plane
+                                               else "kubeadm_worker_kubelet_extra_args"),
         "discovery": {
             "bootstrapToken": {
                 "apiServerEndpoint": api_server,

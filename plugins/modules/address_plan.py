@@ -104,6 +104,13 @@ options:
     description:
       - The cluster's nodes. Each is a mapping with C(name) (the inventory name), C(ipv4) and C(ipv6)
         (the node's one address of each family, which kubelet gets as C(--node-ip)).
+      - Optional C(labels), a mapping of label keys to values, and C(taints), a list of C(key=value:Effect) strings
+        or C({key, value, effect}) mappings, are what the node's kubelet registers it with. Keys are qualified names
+        (an optional DNS subdomain prefix of at most 253 characters and C(/), a name of at most 63), values at most
+        63 characters of the same kind or empty, effects C(NoSchedule), C(PreferNoSchedule) or C(NoExecute), each
+        key and effect pair once; labels in the C(kubernetes.io) and C(k8s.io) namespaces other than those under
+        C(kubelet.kubernetes.io), C(node.kubernetes.io) and the well-known ones are refused, since the kubelet
+        refuses to set them on itself (C(node-role.kubernetes.io/worker) among them).
     type: list
     elements: dict
     required: true
@@ -339,8 +346,11 @@ ansible_facts:
             - Per node (by name) its addresses and its kubelet C(--node-ip) value, primary first.
             - The C(--node-ip) value holds both addresses from Kubernetes 1.20 on; a kubeadm cluster on an
               older release gets the primary address alone, since that kubelet takes one.
+            - C(labels) (sorted by key) and C(taints) (as C({key, value, effect}), C(value) left out where empty) are the
+              node's checked labels and taints, empty where none were given.
           type: dict
-          sample: {master: {ipv4: 192.168.1.11, ipv6: "2001:db8::11", node_ip: "192.168.1.11,2001:db8::11"}}
+          sample: {master: {ipv4: 192.168.1.11, ipv6: "2001:db8::11", node_ip: "192.168.1.11,2001:db8::11",
+                            labels: {example.com/rack: r1}, taints: [{key: example.com/dedicated, value: db, effect: NoSchedule}]}}
         api_service_ip:
           description: The kubernetes API Service address of each family (the first of the Service CIDR).
           type: dict

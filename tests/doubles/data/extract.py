@@ -41,6 +41,38 @@ K3S_READ = {
     },
 }
 KUBERNETES_READ = {
+    "kubelet_node_labels_and_taints": {
+        "qualified_name": {"name_regex": "^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$", "name_max": 63,
+                           "prefix_regex": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+                           "prefix_max": 253},
+        "label_value": {"regex": "^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$", "max": 63},
+        "kubernetes_namespaces": ["kubernetes.io", "k8s.io"],
+        "kubelet_label_namespaces": ["kubelet.kubernetes.io", "node.kubernetes.io"],
+        "kubelet_labels": ["beta.kubernetes.io/arch", "beta.kubernetes.io/instance-type", "beta.kubernetes.io/os",
+                           "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
+                           "kubernetes.io/arch", "kubernetes.io/hostname", "kubernetes.io/os",
+                           "node.kubernetes.io/instance-type", "topology.kubernetes.io/region",
+                           "topology.kubernetes.io/zone"],
+        "taint_effects": ["NoSchedule", "PreferNoSchedule", "NoExecute"],
+        "rule": "--node-labels: every key a qualified name (optional DNS-1123 subdomain prefix and '/', name), "
+                "every value a label value, and no key in the kubernetes.io or k8s.io namespaces (or a subdomain) "
+                "unless it is a kubelet label or lies in a kubelet label namespace, else the kubelet does not start "
+                "(\"unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels\"). "
+                "--register-with-taints: comma-separated key[=value]:effect, key a qualified name, value a label "
+                "value, effect NoSchedule, PreferNoSchedule or NoExecute. kubeadm join of a worker writes "
+                "nodeRegistration.taints into kubeadm-flags.env as --register-with-taints; kubeadm init and "
+                "control-plane joins apply them through the API in the mark-control-plane phase.",
+        "source": {"repository": "github.com/kubernetes/kubernetes",
+                   "paths": ["staging/src/k8s.io/apimachinery/pkg/util/validation/validation.go "
+                             "(IsQualifiedName, IsValidLabelValue, IsDNS1123Subdomain; commit 03014f48)",
+                             "cmd/kubelet/app/options/options.go (ValidateKubeletFlags, isKubernetesLabel)",
+                             "staging/src/k8s.io/kubelet/pkg/apis/well_known_labels.go (kubeletLabels, "
+                             "kubeletLabelNamespaces; commit 1c7b3d91)",
+                             "pkg/util/taints/taints.go (parseTaint, validateTaintEffect; commit 0138a19f)",
+                             "cmd/kubeadm/app/cmd/phases/join/kubelet.go (registerTaintsUsingFlags := "
+                             "cfg.ControlPlane == nil)"],
+                   "commit": "per path where the code index gave it"},
+    },
     "pod_subnet_node_mask": {
         "max_diff": 16, "default_masks": {"ipv4": 24, "ipv6": 64},
         "rule": "for each pod subnet, the node mask (node-cidr-mask-size-ipv4/-ipv6 from controllerManager "

@@ -396,6 +396,110 @@ def check_node_ip(value, gates):
     return [str(a) for a in addresses]
 
 
+def qualified_name_errors(key, rules):
+    """IsQualifiedName: an optional DNS-1123 subdomain prefix and '/', then a name."""
+    parts = key.split("/")
+    if len(parts) > 2:
+        return ["a qualified name must have at most one '/'"]
+    errors = []
+    rule = rules["qualified_name"]
+    if len(parts) == 2 and (not parts[0] or len(parts[0]) > rule["prefix_max"]
+                            or not re.match(rule["prefix_regex"], parts[0])):
+        errors.append("prefix part must be a DNS-1123 subdomain of at most %d characters" % rule["prefix_max"])
+    if not parts[-1] or len(parts[-1]) > rule["name_max"] or not re.match(rule["name_regex"], parts[-1]):
+        errors.append("name part must be at most %d characters matching %s" % (rule["name_max"], rule["name_regex"]))
+    return errors
+
+
+def label_value_errors(value, rules):
+    rule = rules["label_value"]
+    if len(value) > rule["max"] or not re.match(rule["regex"], value):
+        return ["a valid label must be an empty string or at most %d characters matching %s"
+                % (rule["max"], rule["regex"])]
+    return []
+
+
+def check_node_labels(text):
+    """--node-labels as the kubelet reads and checks it (ValidateKubeletFlags)."""
+    rules = facts()["read_for_the_doubles"]["kubelet_node_labels_and_taints"]
+    labels = {}
+    for pair in [item for item in text.split(",") if item.strip()]:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise Rejected("invalid argument %r for \"--node-labels\" flag: malformed pair, expect string=string"
+                           % text)
+        labels[key.strip()] = value.strip()
+
+    def inside(namespace, domains):
+        return any(namespace == domain or namespace.endswith("." + domain) for domain in domains)
+
+    unknown, invalid = [], []
+    for key, value in sorted(labels.items()):
+        namespace = key.split("/", 1)[0] if "/" in key else ""
+        if inside(namespace, rules["kubernetes_namespaces"]) and key not in rules["kubelet_labels"] \
+                and not inside(namespace, rules["kubelet_label_namespaces"]):
+            unknown.append(key)
+        errors = qualified_name_errors(key, rules) + label_value_errors(value, rules)
+        if errors:
+            invalid.append("'%s' - %s" % (key, ", ".join(errors)))
+    if unknown:
+        raise Rejected("unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: %s" % unknown)
+    if invalid:
+        raise Rejected("invalid node labels: %s" % "; ".join(invalid))
+    return labels
+
+
+def taint_errors(spec, rules):
+    """parseTaint of key[=value]:effect, with the effect a taint needs to be added."""
+    head, colon, effect = spec.rpartition(":")
+    if not colon or ":" in head:
+        return ["invalid taint spec: %s" % spec]
+    if effect not in rules["taint_effects"]:
+        return ["invalid taint effect: %s, unsupported taint effect" % effect]
+    key, _sep, value = head.partition("=")
+    if "=" in value:
+        return ["invalid taint spec: %s" % spec]
+    return ["invalid taint spec: %s, %s" % (spec, error)
+            for error in qualified_name_errors(key, rules) + label_value_errors(value, rules)]
+
+
+def check_taints(text):
+    """--register-with-taints as the kubelet parses it."""
+    rules = facts()["read_for_the_doubles"]["kubelet_node_labels_and_taints"]
+    specs = text.split(",") if text else []
+    for spec in specs:
+        errors = taint_errors(spec, rules)
+        if errors:
+            raise Rejected("invalid argument %r for \"--register-with-taints\" flag: %s" % (text, errors[0]))
+    return specs
+
+
+def taint_spec(taint):
+    """A nodeRegistration taint as kubeadm writes it into --register-with-taints (Taint.ToString)."""
+    if taint.get("value"):
+        return "%s=%s:%s" % (taint.get("key", ""), taint["value"], taint.get("effect", ""))
+    return "%s:%s" % (taint.get("key", ""), taint.get("effect", ""))
+
+
+def check_registration(node_registration, join_worker):
+    """What the node's registration meets: the kubelet's checks of its flags (and of the taints a
+    worker join hands it as --register-with-taints); an init's or a control-plane join's taints
+    go to the API server in the mark-control-plane phase, which refuses the same syntax."""
+    args = args_map(node_registration.get("kubeletExtraArgs"))
+    if "node-labels" in args:
+        check_node_labels(args["node-labels"])
+    taints = [taint_spec(taint) for taint in node_registration.get("taints") or []]
+    if taints:
+        try:
+            check_taints(",".join(taints))
+        except Rejected as exc:
+            if join_worker:
+                raise Rejected("[kubelet-start] the kubelet refused to start: %s" % exc)
+            raise Rejected("[mark-control-plane] Node is invalid: spec.taints: %s" % exc)
+    if "register-with-taints" in args:
+        check_taints(args["register-with-taints"])
+
+
 # ------------------------------------------------------------------------- flags
 
 def parse_flags(argv, allowed, boolean=()):
@@ -547,8 +651,10 @@ def kubeconfig(server, user, ca_pem):
     }, indent=2) + "\n"
 
 
-def kubelet_flags_env(node_registration):
+def kubelet_flags_env(node_registration, register_taints=False):
     args = args_map(node_registration.get("kubeletExtraArgs"))
+    if register_taints and node_registration.get("taints"):
+        args["register-with-taints"] = ",".join(taint_spec(t) for t in node_registration["taints"])
     socket = node_registration.get("criSocket") or "unix:///var/run/containerd/containerd.sock"
     flags = {"container-runtime-endpoint": socket if "://" in socket else "unix://" + socket}
     if minor() < 24:
@@ -560,11 +666,11 @@ def kubelet_flags_env(node_registration):
     return 'KUBELET_KUBEADM_ARGS="%s"\n' % line
 
 
-def write_kubelet_files(by_kind, node_registration):
+def write_kubelet_files(by_kind, node_registration, register_taints=False):
     kubelet = dict(by_kind.get("KubeletConfiguration") or
                    {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration"})
     write_private("/var/lib/kubelet/config.yaml", json.dumps(kubelet, indent=2) + "\n", 0o644)
-    write_private("/var/lib/kubelet/kubeadm-flags.env", kubelet_flags_env(node_registration), 0o644)
+    write_private("/var/lib/kubelet/kubeadm-flags.env", kubelet_flags_env(node_registration, register_taints), 0o644)
 
 
 def cidrs(nets):
@@ -662,6 +768,7 @@ def kubeadm_init(argv):
     node_ip = args_map(node_registration.get("kubeletExtraArgs")).get("node-ip")
     if node_ip:
         check_node_ip(node_ip, gates)
+    check_registration(node_registration, join_worker=False)
     advertise = (init.get("localAPIEndpoint") or {}).get("advertiseAddress")
     if advertise:
         try:
@@ -1016,6 +1123,7 @@ def kubeadm_join(argv):
     node_ip = args_map(node_registration.get("kubeletExtraArgs")).get("node-ip")
     if node_ip:
         check_node_ip(node_ip, {"IPv6DualStack": dual_stack_gate_known()})
+    check_registration(node_registration, join_worker=not join.get("controlPlane"))
     if os.path.exists(path("/etc/kubernetes/kubelet.conf")):
         raise Rejected("[preflight] [ERROR FileAvailable--etc-kubernetes-kubelet.conf]: "
                        "/etc/kubernetes/kubelet.conf already exists")
@@ -1026,7 +1134,7 @@ def kubeadm_join(argv):
         answer = join_over_the_network(join, endpoint, token, hashes, node_registration.get("name"))
         become_control_plane(join, answer, node_registration)
     write_private("/etc/kubernetes/kubelet.conf", kubeconfig(server, "system:node", b"double CA"))
-    write_kubelet_files({}, node_registration)
+    write_kubelet_files({}, node_registration, register_taints=not join.get("controlPlane"))
     state = load_state()
     state.update(joined=True, server=server)
     save_state(state)
@@ -1170,6 +1278,8 @@ def kubelet_main(argv):
             check_type("KubeletConfiguration", body, KUBELET_SCHEMA, None, warnings)
             check_feature_gates("KubeletConfiguration", config.get("featureGates") or {})
         node_ips = check_node_ip(flags["node-ip"], config.get("featureGates") or {}) if "node-ip" in flags else []
+        labels = check_node_labels(flags["node-labels"]) if "node-labels" in flags else {}
+        taints = check_taints(flags["register-with-taints"]) if "register-with-taints" in flags else []
         # A flag overrides the config file's field.
         allowed = ([item.strip() for item in flags["allowed-unsafe-sysctls"].split(",") if item.strip()]
                    if "allowed-unsafe-sysctls" in flags else list(config.get("allowedUnsafeSysctls") or []))
@@ -1179,6 +1289,7 @@ def kubelet_main(argv):
         print("E kubelet: %s" % exc, file=sys.stderr)
         return 1
     record({"command": "kubelet", "argv": argv, "result": "accepted", "node_ips": node_ips,
+            "node_labels": labels, "taints": taints,
             "cgroup_driver": config.get("cgroupDriver"), "warnings": warnings,
             "allowed_unsafe_sysctls": allowed, "static_pods": pods})
     apiserver = [pod for pod in pods if pod["manifest"] == "kube-apiserver.yaml" and pod["admitted"]]
