@@ -5,7 +5,9 @@ For each size, fresh lab nodes (host numbers from 101) form one cluster of the c
 lab inventory's settings and the lab's doubles. The first converge and a second run are
 timed side by side in the same run of this command, and the table shows wall time and the
 tasks each host ran (from the play recap), so the cost of a node and of an idempotent rerun
-can be compared across sizes. A command, not a test: nothing here passes or fails on time.
+can be compared across sizes; a line per size gives the second run's share of the first
+converge. The nodes are reached the way the lab inventory says (its ansible_connection),
+which the output names. A command, not a test: nothing here passes or fails on time.
 
     . tests/env.sh && python bench/site.py [--kind k3s|kubeadm] [--sizes 1 3 6] [--keep]
                                           [--control-planes N]
@@ -22,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAB = REPO / 'tests' / 'lab' / 'lab.sh'
@@ -49,6 +53,12 @@ def inventory(kind: str, size: int, folder: pathlib.Path, control_planes: int = 
     # The lab inventory's settings: the group_vars folder sits beside the hosts file.
     (folder / 'group_vars').symlink_to(REPO / 'inventories' / f'lab-{kind}' / 'group_vars')
     return folder / 'hosts.yml'
+
+
+def transport(kind: str) -> str:
+    """How Ansible reaches the nodes: the lab inventory's ansible_connection."""
+    settings = yaml.safe_load((REPO / 'inventories' / f'lab-{kind}' / 'group_vars' / 'all.yml').read_text())
+    return str(settings.get('ansible_connection', 'ssh'))
 
 
 def run(path: pathlib.Path, playbook: str, *extra: str) -> tuple[float, dict[str, tuple[int, int, int]]]:
@@ -94,11 +104,14 @@ def main() -> None:
 
     shape = f', {args.control_planes} control planes behind virtual IPs' if args.control_planes > 1 else ''
     print(f'\nsite.yml, {args.kind}{shape}, on the lab (wall time in seconds; tasks: the most any one host ran)')
+    print(f'transport: {transport(args.kind)}')
     print(f'{"nodes":>5} {"first":>8} {"second":>8} {"second/first":>12} {"tasks/host 1st":>14} '
           f'{"tasks/host 2nd":>14} {"changed 2nd":>11}')
     for size, first, second, tasks_first, tasks_second, changed in rows:
         print(f'{size:>5} {first:>8.1f} {second:>8.1f} {second / first:>12.2f} {tasks_first:>14} '
               f'{tasks_second:>14} {changed:>11}')
+    for size, first, second, *_rest in rows:
+        print(f'{size} nodes: second run / first converge = {second / first:.2f}')
     base = rows[0]
     for size, first, second, *_rest in rows[1:]:
         print(f'{size} nodes against {base[0]}: first converge x{first / base[1]:.2f}, second run x{second / base[2]:.2f}')

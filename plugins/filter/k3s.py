@@ -53,6 +53,10 @@ def k3s_svclb_sysctls(plan: Any, disable: Any = ()) -> Any:
     return k3s_config.svclb_sysctls(plan, disable)
 
 
+def k3s_server_decisions(disable: Any, kubelet_unsafe_sysctls: Any = ()) -> Any:
+    return k3s_config.server_decisions(disable, kubelet_unsafe_sysctls)
+
+
 def k3s_allowed_unsafe_sysctls(config: Any) -> Any:
     return k3s_config.allowed_unsafe_sysctls(config)
 
@@ -65,4 +69,4 @@ class FilterModule:
     def filters(self) -> Dict[str, Callable[..., Any]]:
         return filter_table(k3s_node_config, k3s_config_yaml, k3s_env_file, k3s_token_error, k3s_kubeconfig,
                             k3s_upgrade_plans, k3s_release_tag, k3s_secret_keys,
-                            k3s_svclb_sysctls, k3s_allowed_unsafe_sysctls)
+                            k3s_svclb_sysctls, k3s_allowed_unsafe_sysctls, k3s_server_decisions)

@@ -277,6 +277,22 @@ NODE_IP_REASON = {
 }
 
 
+def _parse_address_text(option: str, text: str, kind: str, example: str) -> IPAddress:
+    """One address in the strict form Kubernetes reads (no CIDR, no zone, no IPv4-mapped form);
+    ``kind`` names what belongs there, ``example`` shows it."""
+    if "/" in text:
+        raise ProblemFound(Problem(option, text, "is a CIDR, not an address",
+                                   f"Give the address alone: {text.split('/', maxsplit=1)[0]}"))
+    if not _ADDRESS_FORM.match(text):
+        raise ProblemFound(Problem(option, text, f"is not {kind}", f"Write it like {example}"))
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})", f"Write it like {example}")) from None
+    _ipv4_mapped(option, text, address)
+    return address
+
+
 def parse_address(option: str, value: t.Any, family: str, reason: str = "") -> IPAddress:
     """Parse one node address of the given family; ``reason`` says why it is required."""
     label = FAMILY_LABEL[family]
@@ -294,15 +310,7 @@ def parse_address(option: str, value: t.Any, family: str, reason: str = "") -> I
             + (f" ({reason})" if reason else ""),
             f"Set the node's {label} address, e.g. {example}"))
     text = str(value).strip()
-    if "/" in text:
-        raise ProblemFound(Problem(option, text, "is a CIDR, not an address", f"Give the address alone: {text.split('/', maxsplit=1)[0]}"))
-    if not _ADDRESS_FORM.match(text):
-        raise ProblemFound(Problem(option, text, f"is not an {label} address", f"Write it like {example}"))
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError as exc:
-        raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})", f"Write it like {example}")) from None
-    _ipv4_mapped(option, text, address)
+    address = _parse_address_text(option, text, f"an {label} address", example)
     if family_of(address) != family:
         raise ProblemFound(Problem(
             option, text, f"is an {FAMILY_LABEL[family_of(address)]} address where an {label} one belongs",
@@ -703,18 +711,8 @@ def _check_port(option: str, value: t.Any) -> t.List[Problem]:
 
 def _parse_any_address(option: str, text: str) -> IPAddress:
     """An address of either family, with the node addresses' strictness."""
-    if "/" in text:
-        raise ProblemFound(Problem(option, text, "is a CIDR, not an address",
-                                   f"Give the address alone: {text.split('/', maxsplit=1)[0]}"))
-    if not _ADDRESS_FORM.match(text):
-        raise ProblemFound(Problem(option, text, "is not an IPv4 or IPv6 address",
-                                   f"Write it like {EXAMPLE_VIP['ipv4']} or {EXAMPLE_VIP['ipv6']}"))
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError as exc:
-        raise ProblemFound(Problem(option, text, f"cannot be parsed ({exc})",
-                                   f"Write it like {EXAMPLE_VIP['ipv4']} or {EXAMPLE_VIP['ipv6']}")) from None
-    _ipv4_mapped(option, text, address)
+    address = _parse_address_text(option, text, "an IPv4 or IPv6 address",
+                                  f"{EXAMPLE_VIP['ipv4']} or {EXAMPLE_VIP['ipv6']}")
     purpose = special_purpose(address)
     if purpose is not None:
         raise ProblemFound(Problem(

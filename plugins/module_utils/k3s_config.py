@@ -178,13 +178,18 @@ def svclb_sysctls(plan: Any, disable: Any = ()) -> List[str]:
     k3s's ServiceLB: the traefik_dualstack role then deploys the svclb DaemonSet of
     klipper_dualstack_lb in its place, on every node, and its pods set these."""
     families = _plan(plan).families
-    items = disable.split(",") if isinstance(disable, str) else list(disable or [])
-    if "servicelb" not in [str(item).strip() for item in items]:
+    if "servicelb" not in _disable_items(disable):
         return []
     return klipper_lb.pod_sysctls(families)
 
 
-def _unsafe_sysctl_args(sysctls: Any, option: str) -> List[str]:
+def _disable_items(disable: Any) -> List[str]:
+    # k3s takes disable as a list or as a comma separated string.
+    items = disable.split(",") if isinstance(disable, str) else list(disable or [])
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def _unsafe_sysctl_names(sysctls: Any, option: str) -> List[str]:
     if sysctls is None or isinstance(sysctls, (str, Mapping)) or not isinstance(sysctls, (list, tuple)):
         raise DualstackError(Problem(option, sysctls, "is not a list",
                                      "Give the sysctl names, for example [net.ipv6.conf.all.forwarding], or [] for none."))
@@ -193,7 +198,34 @@ def _unsafe_sysctl_args(sysctls: Any, option: str) -> List[str]:
     if bad:
         raise DualstackError(Problem(option, bad, "holds what is not a sysctl name",
                                      "Write names such as net.ipv6.conf.all.forwarding (or a prefix such as net.ipv6.*)."))
+    return names
+
+
+def _unsafe_sysctl_args(sysctls: Any, option: str) -> List[str]:
+    names = _unsafe_sysctl_names(sysctls, option)
     return ["%s=%s" % (UNSAFE_SYSCTLS_FLAG, ",".join(names))] if names else []
+
+
+def server_decisions(disable: Any = (), kubelet_unsafe_sysctls: Any = ()) -> Dict[str, Any]:
+    """What a server's config.yaml settles for the add-ons on it, from the k3s_server options.
+
+    ``disable``: the bundled components k3s does not deploy; ``servicelb_disabled``: whether
+    k3s's own ServiceLB is among them; ``kubelet_unsafe_sysctls``: what the kubelet allows
+    (empty: only the allowance k3s gives its own ServiceLB). server_config writes these same
+    values, so a role that depends on them (traefik_dualstack) reads this decision from the
+    controller instead of reading the file back from the node.
+    """
+    items = _disable_items(disable)
+    unknown = [item for item in items if item not in COMPONENTS]
+    if unknown:
+        raise DualstackError(
+            "k3s_server_disable has %s, which k3s does not bundle: use items of %s"
+            % (", ".join(map(repr, unknown)), ", ".join(COMPONENTS)))
+    return {
+        "disable": items,
+        "servicelb_disabled": "servicelb" in items,
+        "kubelet_unsafe_sysctls": _unsafe_sysctl_names(kubelet_unsafe_sysctls, "k3s_server_kubelet_unsafe_sysctls"),
+    }
 
 
 def allowed_unsafe_sysctls(config: Any) -> List[str]:
@@ -285,7 +317,7 @@ def _resolve(value: Any, secrets: Optional[Mapping[str, Any]]) -> Any:
 
 
 def server_config(plan: Any, node: str, version: Any,
-                  cni: str = "calico", disable: Sequence[str] = (),
+                  cni: str = "calico", disable: Any = (),
                   feature_gates: Optional[Mapping[str, Any]] = None,
                   extra_config: Optional[Mapping[str, Any]] = None,
                   kubelet_unsafe_sysctls: Sequence[str] = ()) -> Dict[str, Any]:
@@ -301,12 +333,8 @@ def server_config(plan: Any, node: str, version: Any,
     if cni not in CNIS:
         raise DualstackError(
             "k3s_server_cni=%r is not supported: use one of %s" % (cni, ", ".join(CNIS)))
-    disable = list(disable or [])
-    unknown = [item for item in disable if item not in COMPONENTS]
-    if unknown:
-        raise DualstackError(
-            "k3s_server_disable has %s, which k3s does not bundle: use items of %s"
-            % (", ".join(map(repr, unknown)), ", ".join(COMPONENTS)))
+    decided = server_decisions(disable, kubelet_unsafe_sysctls)
+    disable = decided["disable"]
     legacy = rules.k3s_legacy_flags(ver)
     endpoint = api_endpoint(plan)
 
@@ -364,7 +392,7 @@ def server_config(plan: Any, node: str, version: Any,
     else:
         controller_args.append("allocate-node-cidrs=false")
     gate_args = _feature_gate_args(ver, feature_gates or {})
-    kubelet_args = gate_args + _unsafe_sysctl_args(kubelet_unsafe_sysctls, "k3s_server_kubelet_unsafe_sysctls")
+    kubelet_args = gate_args + _unsafe_sysctl_args(decided["kubelet_unsafe_sysctls"], "k3s_server_kubelet_unsafe_sysctls")
     config["kube-controller-manager-arg"] = controller_args + gate_args
     if gate_args:
         config["kube-apiserver-arg"] = list(gate_args)

@@ -7,8 +7,9 @@ without the allowance, as the real one does: SysctlForbidden).
 
 The k3s configuration comes from the roles' own expressions: the set_fact tasks that derive
 it are taken from roles/k3s_server and roles/k3s_agent and run with those roles' defaults
-against each example inventory and Molecule scenario. Where a scenario leaves config.yaml
-itself (traefik's prepare.yml), that file is the one judged.
+against each example inventory and Molecule scenario (a scenario without k3s, such as
+traefik's, gets the configuration its k3s_server options make, which is also what the
+traefik_dualstack role decides by).
 """
 from __future__ import annotations
 
@@ -30,7 +31,6 @@ from ansible_collections.dualstack.kubernetes.plugins.module_utils import k3s_co
 
 DERIVE = {"server": "Derive this server's k3s configuration from the plan",
           "agent": "Derive this agent's k3s configuration from the plan"}
-K3S_CONFIG = "/etc/rancher/k3s/config.yaml"
 # Those that disable ServiceLB (the k3s article's v1.21.4, whose ServiceLB served one family);
 # the others keep k3s's own ServiceLB, so their nodes must allow nothing more.
 GET_THE_DAEMONSET = {"inventories/k3s-article", "molecule/k3s-article", "molecule/traefik"}
@@ -72,19 +72,6 @@ def molecule_inventory(folder: pathlib.Path) -> dict:
         for group in platform.get("groups") or ["k3s_servers"]:
             groups[group]["hosts"][platform["name"]] = dict((inventory.get("host_vars") or {}).get(platform["name"]) or {})
     return {"all": {"vars": variables, "children": groups}}
-
-
-def prepared_config(folder: pathlib.Path):
-    """The config.yaml a scenario's prepare.yml leaves on its nodes, if it leaves one."""
-    prepare = folder / "prepare.yml"
-    if not prepare.exists():
-        return None
-    for play in yaml.safe_load(prepare.read_text()):
-        for task in play.get("tasks") or []:
-            copy = task.get("ansible.builtin.copy") or {}
-            if copy.get("dest") == K3S_CONFIG:
-                return copy["content"]
-    return None
 
 
 def role_task(role: str, name: str) -> dict:
@@ -184,12 +171,9 @@ def test_nodes_allow_exactly_what_the_svclb_pods_set(tmp_path, kind, folder):
         source = str(tmp_path / "inventory.json")
         (tmp_path / "inventory.json").write_text(json.dumps(molecule_inventory(folder)))
     out = render(tmp_path, source)
-    prepared = prepared_config(folder) if kind == "molecule" else None
     nodes = {}
     for node in sorted(p.name for p in out.iterdir()):
         facts = json.loads((out / node / "facts.json").read_text())
-        if prepared is not None:
-            (out / node / "config.yaml").write_text(prepared)
         nodes[node] = (facts, out / node / "config.yaml")
     assert any(facts["role"] == "server" for facts, config in nodes.values()), "no k3s server in %s" % folder
     facts, server_config = next((f, c) for f, c in nodes.values() if f["role"] == "server")

@@ -1,6 +1,8 @@
 """The traefik_dualstack role, run by ansible-playbook against local directories: the
 HelmChartConfig it writes puts the dual-stack values where each Traefik chart range
-reads them, and the role picks k3s ServiceLB or the svclb DaemonSet by k3s release."""
+reads them, and the role picks k3s ServiceLB or the svclb DaemonSet by k3s release and by
+the k3s server's decisions (k3s_server_decisions, from the k3s_server options), never by
+reading the server's config.yaml back."""
 from __future__ import annotations
 
 import json
@@ -31,9 +33,6 @@ ARTICLE_SERVICE = {
 }
 
 EXTERNAL = ["192.168.0.15", "2003:e9:f712:a22f:a61f:72ff:fe56:1e9e"]
-# What k3s_server writes where servicelb is disabled (k3s_server_kubelet_unsafe_sysctls).
-SERVICELB_OFF = ("disable:\n  - servicelb\nkubelet-arg:\n"
-                 "  - \"allowed-unsafe-sysctls=net.ipv6.conf.all.forwarding\"\n")
 K3S_DOUBLE_BUILD = pathlib.Path(__file__).resolve().parents[1] / "doubles" / "k3s" / "build.py"
 
 
@@ -45,12 +44,11 @@ def run_role(repo: pathlib.Path, tmp: pathlib.Path, hosts: dict, group: dict | N
                          "hosts": {}}}
     for index, (name, host_vars) in enumerate(hosts.items()):
         base = tmp / name
-        (base / "etc").mkdir(parents=True)
+        base.mkdir(parents=True)
         inventory["all"]["hosts"][name] = dict(
             address_plan_node_ipv4="10.250.0.%d" % (75 + index),
             address_plan_node_ipv6="fd42:1ab:250::%d" % (75 + index),
             traefik_dualstack_manifests_dir=str(base / "manifests"),
-            traefik_dualstack_k3s_config_file=str(base / "etc" / "config.yaml"),
             **host_vars)
         for relative, text in host_vars.pop("__files", {}).items():
             path = base / relative
@@ -58,8 +56,11 @@ def run_role(repo: pathlib.Path, tmp: pathlib.Path, hosts: dict, group: dict | N
             path.write_text(text)
         inventory["all"]["hosts"][name].pop("__files", None)
     (tmp / "inventory.json").write_text(json.dumps(inventory))
+    # After the role, each host keeps the k3s server decisions the role went by.
     (tmp / "play.yml").write_text(
-        "- hosts: all\n  gather_facts: false\n  roles:\n    - role: dualstack.kubernetes.traefik_dualstack\n")
+        "- hosts: all\n  gather_facts: false\n  roles:\n    - role: dualstack.kubernetes.traefik_dualstack\n"
+        "  tasks:\n    - ansible.builtin.copy:\n        content: '{{ k3s_server_decisions | to_json }}'\n"
+        "        dest: '%s/{{ inventory_hostname }}/decisions.json'\n        mode: '0600'\n" % tmp)
     proc = subprocess.run(["ansible-playbook", "-i", str(tmp / "inventory.json"), str(tmp / "play.yml")],
                           cwd=repo, capture_output=True, text=True, check=False)
     if check:
@@ -154,30 +155,42 @@ def test_ipv6_primary_plan_orders_the_families(repo, tmp_path):
     assert helm_values(tmp_path, "v6first")["service"]["ipFamilies"] == ["IPv6", "IPv4"]
 
 
+def refused_before_anything(tmp: pathlib.Path, host: str) -> None:
+    """The refusal came from the controller: the server's manifests folder was not even created."""
+    assert not (tmp / host / "manifests").exists()
+
+
 def test_the_articles_k3s_needs_servicelb_off(repo, tmp_path):
     proc = run_role(repo, tmp_path, {"k3s121": {}}, check=False,
                     group={"address_plan_kubernetes_version": "v1.21.4+k3s1"})
     assert proc.returncode != 0
-    assert "serves one family only" in proc.stdout and "k3s_server_disable" in proc.stdout
-    assert not (tmp_path / "k3s121" / "manifests" / "traefik-dualstack.yaml").exists()
+    assert "serves one family only" in proc.stdout and "k3s_server_disable ([])" in proc.stdout
+    refused_before_anything(tmp_path, "k3s121")
 
 
 def test_the_articles_k3s_with_servicelb_off_renders_the_svclb(repo, tmp_path):
     render = tmp_path / "svclb-traefik.yaml"
-    run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": SERVICELB_OFF}}},
+    run_role(repo, tmp_path, {"k3s121": {"k3s_server_disable": ["servicelb"]}},
              group={"address_plan_kubernetes_version": "v1.21.4+k3s1",
                     "traefik_dualstack_svclb_service": ARTICLE_SERVICE,
                     "traefik_dualstack_svclb_render_path": str(render)})
     assert helm_values(tmp_path, "k3s121")["service"]["spec"]["ipFamilyPolicy"] == "RequireDualStack"
+    # k3s_server's defaults for that option: the kubelet allows what the svclb pods set.
+    decisions = json.loads((tmp_path / "k3s121" / "decisions.json").read_text())
+    assert decisions == {"disable": ["servicelb"], "servicelb_disabled": True,
+                         "kubelet_unsafe_sysctls": ["net.ipv6.conf.all.forwarding"]}
     daemonset = yaml.safe_load(render.read_text())
     containers = daemonset["spec"]["template"]["spec"]["containers"]
     assert [c["name"] for c in containers] == ["lb-tcp-80", "lb-tcp-443", "lb-tcp-9000"]
-    # The k3s double of the release, with that config.yaml, admits the pods; without the
-    # allowance its kubelet refuses them as the real one does.
+    # The k3s double of the release, with the config.yaml those decisions make, admits the
+    # pods; without the allowance its kubelet refuses them as the real one does.
     double = tmp_path / "k3s"
     subprocess.run(["python3", str(K3S_DOUBLE_BUILD), "v1.21.4+k3s1", str(double)], check=True)
     (tmp_path / "ds.json").write_text(json.dumps(daemonset))
-    config = tmp_path / "k3s121" / "etc" / "config.yaml"
+    config = tmp_path / "k3s121" / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "disable": decisions["disable"],
+        "kubelet-arg": ["allowed-unsafe-sysctls=" + ",".join(decisions["kubelet_unsafe_sysctls"])]}))
     admitted = subprocess.run(["python3", str(double), "double-admit", "server", str(tmp_path / "ds.json"),
                                "--config", str(config)], capture_output=True, text=True, check=False)
     assert admitted.returncode == 0, admitted.stderr
@@ -188,20 +201,41 @@ def test_the_articles_k3s_with_servicelb_off_renders_the_svclb(repo, tmp_path):
 
 
 def test_servicelb_off_without_the_kubelet_allowance_is_refused(repo, tmp_path):
-    proc = run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": "disable:\n  - servicelb\n"}}},
+    proc = run_role(repo, tmp_path, {"k3s121": {"k3s_server_disable": ["servicelb"],
+                                                "k3s_server_kubelet_unsafe_sysctls": []}},
                     check=False, group={"address_plan_kubernetes_version": "v1.21.4+k3s1"})
     assert proc.returncode != 0
     assert "SysctlForbidden" in proc.stdout and "k3s_server_kubelet_unsafe_sysctls" in proc.stdout
     assert "net.ipv6.conf.all.forwarding" in proc.stdout
-    assert not (tmp_path / "k3s121" / "manifests" / "traefik-dualstack.yaml").exists()
+    refused_before_anything(tmp_path, "k3s121")
 
 
 def test_servicelb_disabled_as_a_string_is_understood(repo, tmp_path):
-    config = SERVICELB_OFF.replace("disable:\n  - servicelb\n", "disable: traefik,servicelb\n")
-    run_role(repo, tmp_path, {"k3s121": {"__files": {"etc/config.yaml": config}}},
+    run_role(repo, tmp_path, {"k3s121": {"k3s_server_disable": "traefik,servicelb"}},
              group={"address_plan_kubernetes_version": "v1.21.4+k3s1"})
     # Accepted as ServiceLB off: the dual-stack HelmChartConfig is written, as with the list form.
     assert helm_values(tmp_path, "k3s121")["service"]["spec"]["ipFamilyPolicy"] == "RequireDualStack"
+    assert json.loads((tmp_path / "k3s121" / "decisions.json").read_text())["disable"] == ["traefik", "servicelb"]
+
+
+def test_the_k3s_server_decisions_are_read_where_k3s_server_set_them(repo, tmp_path):
+    # As after k3s_server's checks in the same run: the fact wins over the options, which
+    # would otherwise allow the sysctl by default.
+    decided = {"disable": ["servicelb"], "servicelb_disabled": True, "kubelet_unsafe_sysctls": []}
+    proc = run_role(repo, tmp_path, {"k3s121": {"k3s_server_disable": ["servicelb"],
+                                                "k3s_server_decisions": decided}},
+                    check=False, group={"address_plan_kubernetes_version": "v1.21.4+k3s1"})
+    assert proc.returncode != 0
+    assert "SysctlForbidden" in proc.stdout and "lets the kubelet allow none" in proc.stdout
+    refused_before_anything(tmp_path, "k3s121")
+
+
+def test_a_bad_k3s_server_disable_is_refused_with_its_name(repo, tmp_path):
+    proc = run_role(repo, tmp_path, {"k3s131": {"k3s_server_disable": ["servicelbb"]}}, check=False)
+    assert proc.returncode != 0
+    assert "k3s_server_disable has 'servicelbb', which k3s does not bundle" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr
+    refused_before_anything(tmp_path, "k3s131")
 
 
 def test_second_run_changes_nothing(repo, tmp_path):

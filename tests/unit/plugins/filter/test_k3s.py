@@ -32,6 +32,14 @@ def test_svclb_sysctls_follow_the_servers_disable():
         FILTERS["k3s_svclb_sysctls"]({}, ["servicelb"])
 
 
+def test_the_servers_decisions_through_the_filter():
+    assert FILTERS["k3s_server_decisions"]("traefik,servicelb", ["net.ipv6.conf.all.forwarding"]) == {
+        "disable": ["traefik", "servicelb"], "servicelb_disabled": True,
+        "kubelet_unsafe_sysctls": ["net.ipv6.conf.all.forwarding"]}
+    with pytest.raises(AnsibleFilterError, match="k3s_server_disable has 'lb'"):
+        FILTERS["k3s_server_decisions"](["lb"])
+
+
 def test_configuration_errors_become_filter_errors():
     with pytest.raises(AnsibleFilterError, match="k3s_server_version: latest is not a k3s release"):
         FILTERS["k3s_node_config"](PLAN, "s", "server", version="latest")

@@ -10,13 +10,15 @@ change to the plan's shape shows up in every test that reads it.
 
 Each call returns a fresh copy, so a test may change what it gets. Overrides are options
 of the planner (``address_plan.ARGUMENT_SPEC``); a misspelt one is refused rather than
-silently ignored.
+silently ignored. ``refused`` and ``only_problem`` give what the planner refuses options with.
 """
 
 from __future__ import annotations
 
 import copy
 import typing as t
+
+import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import address_plan as ap
 
@@ -100,3 +102,17 @@ def kubeadm_plan(*, primary: t.Optional[str] = None, **overrides: t.Any) -> t.Di
 def k3s_plan(**overrides: t.Any) -> t.Dict[str, t.Any]:
     """The plan the planner makes of the k3s article (see k3s_params)."""
     return ap.build_plan(k3s_params(**overrides))
+
+
+def refused(params: t.Mapping[str, t.Any]) -> t.List[ap.Problem]:
+    """The problems the planner refuses these options with; it must refuse them."""
+    with pytest.raises(ap.AddressPlanError) as info:
+        ap.build_plan(params)
+    return info.value.problems
+
+
+def only_problem(params: t.Mapping[str, t.Any]) -> ap.Problem:
+    """The one problem the planner refuses these options with."""
+    problems = refused(params)
+    assert len(problems) == 1, [str(p) for p in problems]
+    return problems[0]

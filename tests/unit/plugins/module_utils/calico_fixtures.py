@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: dualstack.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The calico-config ConfigMap of calico.yaml, trimmed to what the Calico editor reads, for
-the tests of what it edits and of what its results mean."""
+"""The calico-config ConfigMap of calico.yaml, trimmed to what the Calico editor reads, and the
+first lines of its calico-node DaemonSet, for the tests of what it edits and of what its
+results mean."""
 
 from __future__ import annotations
 
@@ -29,4 +30,16 @@ data:
         }
       ]
     }
+"""
+
+# The calico-node DaemonSet down to its pod spec; each test writes the containers it needs.
+CALICO_NODE_HEADER = """\
+kind: DaemonSet
+apiVersion: apps/v1
+metadata:
+  name: calico-node
+  namespace: kube-system
+spec:
+  template:
+    spec:
 """

@@ -19,24 +19,14 @@ from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils im
 # is a copy, so plan_with below may change it.
 KUBEADM_ARTICLE: t.Dict[str, t.Any] = article_plans.kubeadm_params()
 K3S_ARTICLE: t.Dict[str, t.Any] = article_plans.k3s_params()
+refused = article_plans.refused
+only_problem = article_plans.only_problem
 
 
 def plan_with(base: t.Optional[t.Mapping[str, t.Any]] = None, **changes: t.Any) -> t.Dict[str, t.Any]:
     params = copy.deepcopy(dict(KUBEADM_ARTICLE if base is None else base))
     params.update(changes)
     return params
-
-
-def refused(params: t.Mapping[str, t.Any]) -> t.List[ap.Problem]:
-    with pytest.raises(ap.AddressPlanError) as info:
-        ap.build_plan(params)
-    return info.value.problems
-
-
-def only_problem(params: t.Mapping[str, t.Any]) -> ap.Problem:
-    problems = refused(params)
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
 
 
 # --- the articles -------------------------------------------------------------------------

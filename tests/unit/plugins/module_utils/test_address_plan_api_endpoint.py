@@ -5,42 +5,31 @@
 
 from __future__ import annotations
 
-import copy
 import typing as t
 
 import pytest
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import address_plan as ap
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils import article_plans
 
 THREE = ["cp-1", "cp-2", "cp-3"]
 
 
 def ha_params(**changes: t.Any) -> t.Dict[str, t.Any]:
-    params: t.Dict[str, t.Any] = {
-        "pod_cidrs": ["10.244.0.0/16", "fd00:1::/48"],
+    """The kubeadm article's networks with three control planes, a worker and both virtual IPs."""
+    return article_plans.kubeadm_params(**{
         "service_cidrs": ["10.96.0.0/12", "fd00::/112"],
         "nodes": [{"name": name, "ipv4": f"192.168.1.{11 + i}", "ipv6": f"2001:db8::{11 + i}"}
                   for i, name in enumerate(THREE + ["worker"])],
-        "distribution": "kubeadm",
         "kubernetes_version": "1.31.2",
         "calico_version": "3.30.7",
         "control_plane_hosts": list(THREE),
         "api_vips": ["192.168.1.10", "2001:db8::10"],
-    }
-    params.update(copy.deepcopy(changes))
-    return params
+        **changes})
 
 
-def problems_of(params: t.Mapping[str, t.Any]) -> t.List[ap.Problem]:
-    with pytest.raises(ap.AddressPlanError) as info:
-        ap.build_plan(params)
-    return info.value.problems
-
-
-def only_problem(params: t.Mapping[str, t.Any]) -> ap.Problem:
-    problems = problems_of(params)
-    assert len(problems) == 1, [str(p) for p in problems]
-    return problems[0]
+refused = article_plans.refused
+only_problem = article_plans.only_problem
 
 
 def test_three_control_planes_with_vips_give_the_endpoint_and_the_order():
@@ -117,8 +106,8 @@ def test_bad_vips_are_refused_naming_the_value(vips, words):
 
 
 def test_vips_outside_the_node_cidrs_are_refused():
-    problems = problems_of(ha_params(node_cidrs=["192.168.1.0/24", "2001:db8::/64"],
-                                     api_vips=["192.168.2.10", "2001:db8:1::10"]))
+    problems = refused(ha_params(node_cidrs=["192.168.1.0/24", "2001:db8::/64"],
+                                 api_vips=["192.168.2.10", "2001:db8:1::10"]))
     assert [p.option for p in problems] == ["api_vips[0]", "api_vips[1]"]
     assert all("outside node_cidrs" in p.rule for p in problems)
     assert ap.build_plan(ha_params(node_cidrs=["192.168.1.0/24", "2001:db8::/64"]))["api_endpoint"]

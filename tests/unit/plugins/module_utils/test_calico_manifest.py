@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import calico_manifest as cm
-from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.calico_fixtures import CALICO_CONFIG
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.calico_fixtures import CALICO_CONFIG, CALICO_NODE_HEADER
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.calico_manifest import (
     DualstackError,
     patch_manifest,
@@ -26,15 +26,7 @@ from ansible_collections.dualstack.kubernetes.plugins.module_utils.calico_manife
 
 CONFIG = CALICO_CONFIG
 
-DAEMONSET = """\
-kind: DaemonSet
-apiVersion: apps/v1
-metadata:
-  name: calico-node
-  namespace: kube-system
-spec:
-  template:
-    spec:
+DAEMONSET = CALICO_NODE_HEADER + """\
       initContainers:
         - name: install-cni
           image: docker.io/calico/cni:{version}

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.dualstack.kubernetes.plugins.module_utils import calico_manifest as cm
-from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.calico_fixtures import CALICO_CONFIG
+from ansible_collections.dualstack.kubernetes.tests.unit.plugins.module_utils.calico_fixtures import CALICO_CONFIG, CALICO_NODE_HEADER
 from ansible_collections.dualstack.kubernetes.plugins.module_utils.errors import DualstackError
 
 SHARED = pathlib.Path(os.environ.get("DUALSTACK_SHARED", "/work/shared")) / "manifests" / "calico"
@@ -27,16 +27,7 @@ SHARED = pathlib.Path(os.environ.get("DUALSTACK_SHARED", "/work/shared")) / "man
 ARTICLE = dict(mtu=1500, ipv4_encapsulation="none", ipv6_nat_outgoing=True,
                ipv6_pool_cidr="fd42:1ab:250:0:1::/80", ip6_autodetection_method="kubernetes-internal-ip")
 
-BASE = "---\n" + CALICO_CONFIG + """\
----
-kind: DaemonSet
-apiVersion: apps/v1
-metadata:
-  name: calico-node
-  namespace: kube-system
-spec:
-  template:
-    spec:
+BASE = "---\n" + CALICO_CONFIG + "---\n" + CALICO_NODE_HEADER + """\
       containers:
         - name: calico-node
           image: docker.io/calico/node:v3.26.5

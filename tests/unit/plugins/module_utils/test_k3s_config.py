@@ -342,6 +342,32 @@ class TestKubeletUnsafeSysctls:
         with pytest.raises(DualstackError, match=re.escape(words)):
             k3s_config.server_config(make_plan(), "server", CURRENT, kubelet_unsafe_sysctls=value)
 
+    @pytest.mark.parametrize("disable, sysctls", [
+        (["servicelb"], ["net.ipv6.conf.all.forwarding"]),
+        ("traefik, servicelb", ["net.ipv6.conf.all.forwarding"]),
+        (["servicelb"], []),
+        (["traefik"], []),
+        ([], []),
+    ])
+    def test_the_servers_decisions_are_what_its_config_says(self, disable, sysctls):
+        decided = k3s_config.server_decisions(disable, sysctls)
+        config = k3s_config.server_config(make_plan(), "server", CURRENT, disable=disable,
+                                          kubelet_unsafe_sysctls=sysctls)["config"]
+        # The file, read back as the traefik role once did, says the same as the decisions.
+        assert decided == {"disable": config.get("disable", []),
+                           "servicelb_disabled": "servicelb" in config.get("disable", []),
+                           "kubelet_unsafe_sysctls": k3s_config.allowed_unsafe_sysctls(config)}
+        assert decided["servicelb_disabled"] == ("servicelb" in str(disable))
+
+    @pytest.mark.parametrize("disable, sysctls, words", [
+        (["servicelbb"], [], "k3s_server_disable has 'servicelbb', which k3s does not bundle"),
+        (["servicelb"], "net.ipv6.conf.all.forwarding", "k3s_server_kubelet_unsafe_sysctls"),
+        (["servicelb"], ["forwarding"], "[forwarding] holds what is not a sysctl name"),
+    ])
+    def test_bad_decisions_name_the_option(self, disable, sysctls, words):
+        with pytest.raises(DualstackError, match=re.escape(words)):
+            k3s_config.server_decisions(disable, sysctls)
+
     def test_extra_config_may_not_set_the_allowance_behind_the_option(self):
         with pytest.raises(DualstackError, match="k3s_agent_kubelet_unsafe_sysctls"):
             k3s_config.agent_config(make_plan(), "agent", "server", CURRENT, extra_config={
