@@ -174,8 +174,8 @@ def verify(folder: t.Any, artifacts: t.Sequence[Artifact], checksums: t.Any = No
         if not expected:
             problems.append(Problem(OPTION, folder, "holds %s (%s), but the collection records no sha256 for it"
                                     % (artifact.path, artifact.what),
-                                    "Set %s['%s'] to sha256:<hex> from %s." % (CHECKSUMS_OPTION, artifact.path,
-                                                                            artifact.checksum_source)))
+                                    "Set %s['%s'] to sha256:<hex> from %s."
+                                    % (CHECKSUMS_OPTION, artifact.path, artifact.checksum_source)))
             continue
         try:
             actual = sha256_of(src)
