@@ -1,8 +1,10 @@
-"""The kubeadm side of an install with no internet, rendered on this machine: the offline_mirror
+"""Installs with no internet, run on this machine. The kubeadm side, rendered: the offline_mirror
 role checks a mirror folder of kubeadm files, returns the image tarballs to preload, and gives
 containerd's hosts.toml of each mirrored registry; kubeadm_node's config.toml then points
 containerd at them. A damaged or unrecorded file stops kubeadm_node before its first task that
-would touch the host (the runs are in check mode as a second guard).
+would touch the host (the runs are in check mode as a second guard). Calico's manifest comes
+from the mirror checked against the calico_dualstack role's record, and a k3s server's check
+(site.yml's plan stage) names every file its mirror lacks.
 """
 from __future__ import annotations
 
@@ -201,3 +203,48 @@ def test_calico_comes_from_the_mirror_checked_against_the_roles_record(tmp_path,
         assert "CALICO_IPV6POOL_CIDR" in patched and "fd00:1::/48" in patched
         # Nothing was downloaded: the work folder has no copy of calico.yaml.
         assert not (tmp_path / "work" / "calico-v3.30.7.yaml").exists()
+
+
+K3S_CHECK = """
+- hosts: node
+  gather_facts: false
+  tasks:
+    - name: The plan stage's check of a k3s server
+      ansible.builtin.include_role:
+        name: dualstack.kubernetes.k3s_server
+        tasks_from: check
+"""
+K3S_VARS = dict(PLAN_VARS, address_plan_distribution="k3s", address_plan_kubernetes_version="v1.31.2+k3s1",
+                address_plan_pod_cidrs=["10.42.0.0/16", "fd42:42::/56"],
+                address_plan_service_cidrs=["10.43.0.0/16", "fd42:43::/112"],
+                address_plan_node_hosts=["node"], k3s_server_token="K10check::server:0123456789ab")
+
+
+def test_the_k3s_check_stage_names_every_file_the_mirror_lacks(tmp_path):
+    """A k3s server's check (site.yml's plan stage) with an empty mirror folder: the binary, whose
+    sum the collection records, and the airgap tarball, whose sum it does not, are both named."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    rc, out = run(tmp_path, K3S_CHECK, dict(K3S_VARS, offline_mirror_dir=str(folder)), check=True)
+    assert rc != 0
+    assert "not complete (2 files)" in out
+    assert "has no k3s/v1.31.2+k3s1/k3s (the k3s v1.31.2+k3s1 binary for amd64). Download it from " \
+           "https://github.com/k3s-io/k3s/releases/download/v1.31.2%2Bk3s1/k3s" in out
+    assert "has no k3s/v1.31.2+k3s1/k3s-airgap-images-amd64.tar.zst" in out
+
+
+def test_the_k3s_check_stage_passes_a_complete_mirror(tmp_path):
+    folder = tmp_path / "mirror"
+    files = {"k3s/v1.31.2+k3s1/k3s": b"k3s stand-in", "k3s/v1.31.2+k3s1/k3s-airgap-images-amd64.tar.zst": b"images"}
+    for path, data in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
+    rc, out = run(tmp_path, K3S_CHECK, dict(
+        K3S_VARS, offline_mirror_dir=str(folder), offline_mirror_checksums={p: sha(d) for p, d in files.items()},
+        offline_mirror_registries={"mirrors": {"docker.io": {"endpoint": ["https://mirror.example:5000"]}},
+                                   "configs": {"mirror.example:5000": {"auth": {"username": "u",
+                                                                                "password": "check-secret-5e1"}}}}),
+        check=True)
+    assert rc == 0, out[-3000:]
+    assert "Check the mirror folder's files against their sha256" in out
+    assert "check-secret-5e1" not in out
