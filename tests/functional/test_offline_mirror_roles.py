@@ -239,12 +239,11 @@ def test_the_k3s_check_stage_passes_a_complete_mirror(tmp_path):
     for path, data in files.items():
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_bytes(data)
-    rc, out = run(tmp_path, K3S_CHECK, dict(
-        K3S_VARS, offline_mirror_dir=str(folder), offline_mirror_checksums={p: sha(d) for p, d in files.items()},
-        offline_mirror_registries={"mirrors": {"docker.io": {"endpoint": ["https://mirror.example:5000"]}},
-                                   "configs": {"mirror.example:5000": {"auth": {"username": "u",
-                                                                                "password": "check-secret-5e1"}}}}),
-        check=True)
+    registries = {"mirrors": {"docker.io": {"endpoint": ["https://mirror.example:5000"]}},
+                  "configs": {"mirror.example:5000": {"auth": {"username": "u", "password": "check-secret-5e1"}}}}
+    hostvars = dict(K3S_VARS, offline_mirror_dir=str(folder), offline_mirror_registries=registries,
+                    offline_mirror_checksums={p: sha(d) for p, d in files.items()})
+    rc, out = run(tmp_path, K3S_CHECK, hostvars, check=True)
     assert rc == 0, out[-3000:]
     assert "Check the mirror folder's files against their sha256" in out
     assert "check-secret-5e1" not in out
