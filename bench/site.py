@@ -10,10 +10,12 @@ converge. The nodes are reached the way the lab inventory says (its ansible_conn
 which the output names. A command, not a test: nothing here passes or fails on time.
 
     . tests/env.sh && python bench/site.py [--kind k3s|kubeadm] [--sizes 1 3 6] [--keep]
-                                          [--control-planes N]
+                                          [--control-planes N [N ...]]
 
 With --control-planes N the first N nodes are control planes (servers) behind the virtual
-IPs 10.250.0.100 and fd42:1ab:250::100 (the HA shape), the rest workers (agents).
+IPs 10.250.0.100 and fd42:1ab:250::100 (the HA shape), the rest workers (agents). With
+several numbers (--control-planes 1 3 --sizes 4) each shape is measured in the same run, one
+table each, so their times can be set side by side.
 """
 from __future__ import annotations
 
@@ -78,20 +80,27 @@ def main() -> None:
     parser.add_argument('--kind', choices=sorted(GROUPS), default='k3s')
     parser.add_argument('--sizes', type=int, nargs='+', default=[1, 3, 6])
     parser.add_argument('--keep', action='store_true', help='leave the last size\'s nodes running')
-    parser.add_argument('--control-planes', type=int, default=1,
-                        help='control planes (servers) behind virtual IPs; the rest join as workers (agents)')
+    parser.add_argument('--control-planes', type=int, nargs='+', default=[1],
+                        help='control planes (servers) behind virtual IPs, the rest join as workers (agents); '
+                             'several numbers measure each shape in the same run')
     args = parser.parse_args()
-    if args.control_planes < 1 or any(size < args.control_planes for size in args.sizes):
+    if any(count < 1 for count in args.control_planes) or any(
+            size < count for size in args.sizes for count in args.control_planes):
         parser.error(f'--control-planes {args.control_planes} needs at least 1 and no more than the smallest size')
-    ha = ['-e', HA_VIPS] if args.control_planes > 1 else []
+    for control_planes in args.control_planes:
+        measure(args, control_planes)
 
+
+def measure(args: argparse.Namespace, control_planes: int) -> None:
+    """Every size in one shape, then its table."""
+    ha = ['-e', HA_VIPS] if control_planes > 1 else []
     rows = []
     for size in args.sizes:
         subprocess.run([str(LAB), 'down', '-p', PREFIX], check=True, capture_output=True)
         subprocess.run([str(LAB), 'up', '-n', str(size), '-p', PREFIX, '-f', str(FIRST_HOST)], check=True,
                        capture_output=True)
         with tempfile.TemporaryDirectory() as temp:
-            path = inventory(args.kind, size, pathlib.Path(temp), args.control_planes)
+            path = inventory(args.kind, size, pathlib.Path(temp), control_planes)
             run(path, 'tests/lab/doubles.yml')
             first, first_recap = run(path, 'playbooks/site.yml', *ha)
             second, second_recap = run(path, 'playbooks/site.yml', *ha)
@@ -99,10 +108,10 @@ def main() -> None:
                      max(ok + skipped for ok, _changed, skipped in first_recap.values()),
                      max(ok + skipped for ok, _changed, skipped in second_recap.values()),
                      sum(changed for _ok, changed, _skipped in second_recap.values())))
-        if size != args.sizes[-1] or not args.keep:
+        if size != args.sizes[-1] or control_planes != args.control_planes[-1] or not args.keep:
             subprocess.run([str(LAB), 'down', '-p', PREFIX], check=True, capture_output=True)
 
-    shape = f', {args.control_planes} control planes behind virtual IPs' if args.control_planes > 1 else ''
+    shape = f', {control_planes} control planes behind virtual IPs' if control_planes > 1 else ''
     print(f'\nsite.yml, {args.kind}{shape}, on the lab (wall time in seconds; tasks: the most any one host ran)')
     print(f'transport: {transport(args.kind)}')
     print(f'{"nodes":>5} {"first":>8} {"second":>8} {"second/first":>12} {"tasks/host 1st":>14} '
