@@ -1,6 +1,6 @@
 """Benchmark: playbooks/site.yml on the lab with 1, 3 and 6 nodes.
 
-For each size, fresh lab nodes (host numbers from 101) form one cluster of the chosen kind
+For each size, fresh lab nodes (host numbers from 101, or --first-host) form one cluster of the chosen kind
 (the first node the server or control plane, the rest agents or workers), built with the
 lab inventory's settings and the lab's doubles. The first converge and a second run are
 timed side by side in the same run of this command, and the table shows wall time and the
@@ -13,13 +13,14 @@ which the output names. A command, not a test: nothing here passes or fails on t
                                           [--control-planes N [N ...]]
 
 With --control-planes N the first N nodes are control planes (servers) behind the virtual
-IPs 10.250.0.100 and fd42:1ab:250::100 (the HA shape), the rest workers (agents). With
+IPs 10.250.0.100 and fd42:1ab:250::100 (the host number below the first node; the HA shape), the rest workers (agents). With
 several numbers (--control-planes 1 3 --sizes 4) each shape is measured in the same run, one
 table each, so their times can be set side by side.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import re
 import subprocess
@@ -32,23 +33,24 @@ import yaml
 REPO = pathlib.Path(__file__).resolve().parents[1]
 LAB = REPO / 'tests' / 'lab' / 'lab.sh'
 PREFIX = 'dssite'
+# Lab host numbers: the nodes from here on, the HA shape's virtual IPs just below them.
+# --first-host moves both, e.g. off the kubeadm-ha scenario's 100-109 while the suite runs.
 FIRST_HOST = 101
 GROUPS = {'k3s': ('k3s_servers', 'k3s_agents'), 'kubeadm': ('kubeadm_control_plane', 'kubeadm_workers')}
-# The HA shape's virtual IPs: lab host number 100, just below the nodes'.
-HA_VIPS = '{"address_plan_api_vips": ["10.250.0.100", "fd42:1ab:250::100"]}'
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)', re.M)
 
 
-def inventory(kind: str, size: int, folder: pathlib.Path, control_planes: int = 1) -> pathlib.Path:
+def inventory(kind: str, size: int, folder: pathlib.Path, control_planes: int = 1,
+              first_host: int = FIRST_HOST) -> pathlib.Path:
     """The lab inventory of that kind, with this run's nodes in its groups."""
     first, rest = GROUPS[kind]
     lines = ['---']
-    servers = list(range(FIRST_HOST, FIRST_HOST + control_planes))
-    for group, numbers in ((first, servers), (rest, list(range(FIRST_HOST + control_planes, FIRST_HOST + size)))):
+    servers = list(range(first_host, first_host + control_planes))
+    for group, numbers in ((first, servers), (rest, list(range(first_host + control_planes, first_host + size)))):
         lines.append(f'{group}:')
         lines.append('  hosts:' if numbers else '  hosts: {}')
         for number in numbers:
-            lines += [f'    {PREFIX}-{number - FIRST_HOST + 1}:',
+            lines += [f'    {PREFIX}-{number - first_host + 1}:',
                       f'      address_plan_node_ipv4: 10.250.0.{number}',
                       f'      address_plan_node_ipv6: "fd42:1ab:250::{number}"']
     (folder / 'hosts.yml').write_text('\n'.join(lines) + '\n')
@@ -83,7 +85,11 @@ def main() -> None:
     parser.add_argument('--control-planes', type=int, nargs='+', default=[1],
                         help='control planes (servers) behind virtual IPs, the rest join as workers (agents); '
                              'several numbers measure each shape in the same run')
+    parser.add_argument('--first-host', type=int, default=FIRST_HOST,
+                        help='lab host number of the first node; the virtual IPs take the number below it')
     args = parser.parse_args()
+    if not 2 <= args.first_host <= 254 - max(args.sizes):
+        parser.error(f'--first-host {args.first_host} leaves no room for the virtual IPs or the nodes in the lab subnet')
     if any(count < 1 for count in args.control_planes) or any(
             size < count for size in args.sizes for count in args.control_planes):
         parser.error(f'--control-planes {args.control_planes} needs at least 1 and no more than the smallest size')
@@ -93,14 +99,16 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, control_planes: int) -> None:
     """Every size in one shape, then its table."""
-    ha = ['-e', HA_VIPS] if control_planes > 1 else []
+    vip = args.first_host - 1
+    ha = ['-e', json.dumps({'address_plan_api_vips': [f'10.250.0.{vip}', f'fd42:1ab:250::{vip}']})] \
+        if control_planes > 1 else []
     rows = []
     for size in args.sizes:
         subprocess.run([str(LAB), 'down', '-p', PREFIX], check=True, capture_output=True)
-        subprocess.run([str(LAB), 'up', '-n', str(size), '-p', PREFIX, '-f', str(FIRST_HOST)], check=True,
+        subprocess.run([str(LAB), 'up', '-n', str(size), '-p', PREFIX, '-f', str(args.first_host)], check=True,
                        capture_output=True)
         with tempfile.TemporaryDirectory() as temp:
-            path = inventory(args.kind, size, pathlib.Path(temp), control_planes)
+            path = inventory(args.kind, size, pathlib.Path(temp), control_planes, args.first_host)
             run(path, 'tests/lab/doubles.yml')
             first, first_recap = run(path, 'playbooks/site.yml', *ha)
             second, second_recap = run(path, 'playbooks/site.yml', *ha)
