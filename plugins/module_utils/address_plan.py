@@ -324,14 +324,18 @@ def parse_address(option: str, value: t.Any, family: str, reason: str = "") -> I
     return address
 
 
+def _comma_list(value: t.Any) -> t.Any:
+    """A comma-separated string (as given with -e) as its list of parts; any other value as it is."""
+    if isinstance(value, str):
+        return [part for part in value.split(",") if part.strip()]
+    return value
+
+
 def parse_cidr_list(option: str, values: t.Any, problems: t.List[Problem],
                     require_both: bool = True) -> t.Dict[str, IPNetwork]:
     """Parse a per-family CIDR list; returns family -> network in the order given."""
     result: t.Dict[str, IPNetwork] = {}
-    if values is None:
-        values = []
-    if isinstance(values, str):
-        values = [part for part in values.split(",") if part.strip()]
+    values = _comma_list([] if values is None else values)
     if not isinstance(values, (list, tuple)):
         problems.append(Problem(option, values, "is not a list", "Give a list of CIDRs, primary family first"))
         return result
@@ -777,10 +781,8 @@ def check_api_endpoint(values: t.Mapping[str, t.Any], primary: str, nodes: t.Seq
     port = values.get("api_port", DEFAULT_API_PORT)
     port_problems = _check_port("api_port", port)
     problems.extend(port_problems)
-    vips = values.get("api_vips") or []
+    vips = _comma_list(values.get("api_vips") or [])
     endpoint = values.get("api_endpoint") or ""
-    if isinstance(vips, str):
-        vips = [part for part in vips.split(",") if part.strip()]
     if not isinstance(vips, (list, tuple)):
         problems.append(Problem("api_vips", vips, "is not a list", "Give one virtual IP per family, primary family first"))
         return None, control_planes, problems, warnings
@@ -967,10 +969,8 @@ def check_lb_pools(values: t.Mapping[str, t.Any], families: t.Sequence[str],
     """
     problems: t.List[Problem] = []
     warnings: t.List[str] = []
-    given = values.get("lb_pools") or []
+    given = _comma_list(values.get("lb_pools") or [])
     mode = values.get("lb_mode") or "l2"
-    if isinstance(given, str):
-        given = [part for part in given.split(",") if part.strip()]
     if not isinstance(given, (list, tuple)):
         problems.append(Problem("lb_pools", given, "is not a list", "List address ranges or CIDRs, both families"))
         return {}, problems, warnings
