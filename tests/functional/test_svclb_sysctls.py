@@ -205,3 +205,29 @@ def test_nodes_allow_exactly_what_the_svclb_pods_set(tmp_path, kind, folder):
             bare.write_text(k3s_config.config_yaml({k: v for k, v in data.items() if v != []}))
             refused = admit(double, node_facts["role"], manifest, bare)
             assert refused.returncode == 1 and "SysctlForbidden" in refused.stderr, (node, refused.stderr)
+
+
+def test_an_agent_whose_kubelet_refuses_the_svclb_pods_stops_the_plan(tmp_path):
+    """The plan stage judges every agent's kubelet allowance, not the server's alone: an agent
+    that allows nothing would refuse the svclb pods the DaemonSet puts on it."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(REPO / "inventories" / "sample-k3s", inventory)
+    with (inventory / "group_vars" / "all.yml").open("a") as group_vars:
+        group_vars.write("k3s_server_disable: [servicelb]\ntraefik_dualstack_load_balancer: klipper_dualstack_lb\n")
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    agent = sorted(hosts["k3s_agents"]["hosts"])[0]
+    hosts["k3s_agents"]["hosts"][agent]["k3s_agent_kubelet_unsafe_sysctls"] = []
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    shared = pathlib.Path(os.environ.get("DUALSTACK_SHARED") or REPO.parent / "shared") / "manifests" / "calico"
+    calico = (["-e", "calico_dualstack_manifest_src=%s/calico-v{{ address_plan_calico_version }}.yaml" % shared]
+              if shared.is_dir() else ["-e", "calico_dualstack_manifest_unavailable=skip"])
+    out = tmp_path / "out"
+    result = subprocess.run(["ansible-playbook", "-i", str(inventory), "playbooks/plan.yml",
+                             "-e", "dualstack_render_dir=%s" % out, "-e", "ansible_python_interpreter=%s" % sys.executable,
+                             *calico], cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode != 0, result.stdout[-3000:]
+    # Only the agent that was changed: the other keeps its default, which follows k3s_server_disable.
+    assert ("k3s_agent_kubelet_unsafe_sysctls lets the kubelet of %s allow none; the kubelet refuses" % agent
+            in result.stdout), result.stdout[-3000:]
+    assert "SysctlForbidden" in result.stdout and "Traceback" not in result.stdout + result.stderr
+    assert not (out / "k3s").exists()
